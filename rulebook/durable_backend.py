@@ -1,0 +1,326 @@
+"""The durable_rules backend: conditions compiled into durable_rules rulesets.
+
+Everything specific to durable_rules lives in this module. We drive its C engine
+(``durable_rules_engine``) directly rather than through ``durable.lang``'s per-action Python
+callbacks, because the engine is fastest when used this way (see docs/benchmarks.md):
+
+* every item/annotation/finding row becomes a **fact** (never an event: an event is consumed
+  by one rule only); a batch of facts is asserted in one call and retracted afterwards;
+* each rule carries ``cap`` so one action delivers *all* facts it matched in the batch;
+* a fact carries only the fields its shard's rules read, under short keys;
+* parts durable_rules cannot express (``count()``, ``len/abs/min/max``, division) are
+  computed by the reference closures into derived fact fields (``d0``, ``d1``, ...), and
+  durable_rules compares those like any other field.
+
+Two engine limits shape the compilation (both found in durable_rules 2.0.28's C source):
+an alpha-node stack of 64 entries per fact (error 303 when more nodes match at once) and
+31 expression-sequence entries per rule. Rules are therefore packed into several rulesets
+("shards") whose worst-case stack use stays under budget, and a condition too complex for
+one rule is a compile error asking to split the rule.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import durable_rules_engine as engine
+
+from rulebook.evaluation import EMPTY, Condition, Env, Facts, Match, match_order
+from rulebook.expr.nodes import (
+    FLIPPED_OP,
+    And,
+    Arith,
+    Compare,
+    Const,
+    Expr,
+    Field,
+    Or,
+    Presence,
+    Truth,
+    render,
+)
+from rulebook.expr.reference import ClosureCompiler, Value
+from rulebook.vocabulary import Scope, Vocabulary
+
+STACK_BUDGET = 56  # of durable_rules' 64-entry alpha stack
+SEQUENCE_LIMIT = 31  # durable_rules' MAX_SEQUENCE_EXPRESSIONS is 32
+FACTS_PER_CALL = 1000
+CAP = 1_000_000
+OP_NAMES = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "!=": "$neq"}
+_NAME_COUNTER = itertools.count()
+
+
+class TooComplex(Exception):
+    """A condition exceeds what one durable_rules rule can hold."""
+
+    def __init__(self, message: str, condition: Condition) -> None:
+        super().__init__(message)
+        self.condition = condition
+
+
+@dataclass
+class _Translation:
+    spec: dict[str, Any] | None  # None: the condition can never hold
+    stack_cost: int
+    sequence: int
+
+
+@dataclass
+class _Shard:
+    handle: int
+    scope: Scope
+    conditions: dict[str, int]
+    item_keys: list[tuple[str, str]]
+    row_keys: list[tuple[str, str, Scope]]
+    derived: list[tuple[str, Value]]
+
+
+@dataclass
+class _Translator:
+    """Turns NNF into durable_rules' JSON, hoisting what it cannot express into derived keys."""
+
+    closures: ClosureCompiler
+    keys: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, tuple[str, Value]] = field(default_factory=dict)
+
+    def key(self, path: str) -> str:
+        if path not in self.keys:
+            self.keys[path] = f"f{len(self.keys)}"
+        return self.keys[path]
+
+    def hoist(self, expr: Expr) -> str:
+        text = render(expr)
+        if text not in self.derived:
+            self.derived[text] = (f"d{len(self.derived)}", self.closures.value(expr))
+        return self.derived[text][0]
+
+    def translate(self, expr: Expr) -> _Translation:
+        if isinstance(expr, Truth):
+            return _Translation({"$ex": {"n": 1}} if expr.value else None, 1, 0)
+        if isinstance(expr, Presence):
+            op = "$ex" if expr.present else "$nex"
+            return _Translation({op: {self.key(expr.field.path): 1}}, 1, 0)
+        if isinstance(expr, Compare):
+            return self._compare(expr)
+        if isinstance(expr, And | Or):
+            parts = [self.translate(i) for i in expr.items]
+            is_and = isinstance(expr, And)
+            live = [p for p in parts if p.spec is not None]
+            if is_and and len(live) < len(parts):
+                return _Translation(None, 0, 0)
+            if not live:
+                return _Translation(None, 0, 0)
+            sequence = 2 + sum(p.sequence for p in live)
+            stack = sum(p.stack_cost for p in live) + (0 if is_and else len(live))
+            specs = [p.spec for p in live]
+            return _Translation({"$and" if is_and else "$or": specs}, stack, sequence)
+        raise ValueError(f"not an NNF condition: {expr!r}")
+
+    def _compare(self, expr: Compare) -> _Translation:
+        op, left, right = expr.op, expr.left, expr.right
+        if not isinstance(left, Field) and isinstance(right, Field):
+            op, left, right = FLIPPED_OP[op], right, left
+        left_key = self.key(left.path) if isinstance(left, Field) else self.hoist(left)
+        if isinstance(right, Const):
+            rhs: Any = right.value
+            sequence = 0
+        elif isinstance(right, Field):
+            rhs = {"$m": self.key(right.path)}
+            sequence = 1
+        elif self._native(right):
+            rhs = self._arith(right)
+            sequence = 1
+        else:
+            rhs = {"$m": self.hoist(right)}
+            sequence = 1
+        if op == "==":
+            return _Translation({left_key: rhs}, 1, sequence)
+        return _Translation({OP_NAMES[op]: {left_key: rhs}}, 1, sequence)
+
+    def _native(self, expr: Expr) -> bool:
+        """Arithmetic durable_rules evaluates itself: + - * over fields and constants."""
+        if isinstance(expr, Field | Const):
+            return not (isinstance(expr, Const) and isinstance(expr.value, bool | str))
+        if isinstance(expr, Arith) and expr.op in ("+", "-", "*"):
+            return self._native(expr.left) and self._native(expr.right)
+        return False
+
+    def _arith(self, expr: Expr) -> Any:
+        if isinstance(expr, Field):
+            return {"$m": self.key(expr.path)}
+        if isinstance(expr, Const):
+            return expr.value
+        assert isinstance(expr, Arith)
+        name = {"+": "$add", "-": "$sub", "*": "$mul"}[expr.op]
+        return {name: {"$l": self._arith(expr.left), "$r": self._arith(expr.right)}}
+
+
+def _keys_in(spec: Any, out: set[str]) -> None:
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if not key.startswith("$"):
+                out.add(key)
+            elif key == "$m" and isinstance(value, str):
+                out.add(value)
+            _keys_in(value, out)
+    elif isinstance(spec, list):
+        for value in spec:
+            _keys_in(value, out)
+
+
+class DurableEvaluator:
+    """Evaluates conditions with durable_rules, in shards of bounded size per scope."""
+
+    def __init__(self, conditions: Sequence[Condition], vocabulary: Vocabulary, name: str) -> None:
+        self.conditions = list(conditions)
+        self._shards: list[_Shard] = []
+        translator = _Translator(ClosureCompiler(vocabulary))
+        translations: list[tuple[Condition, _Translation]] = []
+        for condition in self.conditions:
+            translation = translator.translate(condition.nnf)
+            if translation.sequence > SEQUENCE_LIMIT or translation.stack_cost > STACK_BUDGET:
+                raise TooComplex(
+                    f"condition is too complex for one durable_rules rule "
+                    f"({translation.sequence} terms, {translation.stack_cost} tests; limits "
+                    f"{SEQUENCE_LIMIT} and {STACK_BUDGET}): split it into several rules",
+                    condition,
+                )
+            translations.append((condition, translation))
+        paths = {key: path for path, key in translator.keys.items()}
+        derived = dict(translator.derived.values())
+        for scope in ("item", "annotation", "finding"):
+            group = [(c, t) for c, t in translations if c.scope == scope and t.spec is not None]
+            for shard in _pack(group):
+                self._shards.append(self._build(name, scope, shard, paths, derived, vocabulary))
+
+    def _build(
+        self,
+        name: str,
+        scope: Scope,
+        shard: list[tuple[Condition, _Translation]],
+        paths: dict[str, str],
+        derived: dict[str, Value],
+        vocabulary: Vocabulary,
+    ) -> _Shard:
+        rules: dict[str, Any] = {}
+        names: dict[str, int] = {}
+        used: set[str] = set()
+        for condition, translation in shard:
+            rule_name = f"r{condition.index}"
+            rules[rule_name] = {"all": [{"m": translation.spec}], "cap": CAP}
+            names[rule_name] = condition.index
+            _keys_in(translation.spec, used)
+        item_keys: list[tuple[str, str]] = []
+        row_keys: list[tuple[str, str, Scope]] = []
+        for key in sorted(used):
+            if key in paths:
+                spec = vocabulary.get(paths[key])
+                field_scope: Scope = spec.scope if spec else "item"
+                if field_scope == "item":
+                    item_keys.append((key, paths[key]))
+                else:
+                    row_keys.append((key, paths[key], field_scope))
+        hoisted = [(key, derived[key]) for key in sorted(used) if key in derived]
+        ruleset_name = f"{name}-{scope}-{next(_NAME_COUNTER)}"
+        handle = engine.create_ruleset(ruleset_name, json.dumps(rules, ensure_ascii=False))
+        return _Shard(handle, scope, names, item_keys, row_keys, hoisted)
+
+    def evaluate(self, batch: Sequence[Facts]) -> list[Match]:
+        found: set[Match] = set()
+        for shard in self._shards:
+            places, facts = _facts_for(shard, batch)
+            for start in range(0, len(facts), FACTS_PER_CALL):
+                chunk = facts[start : start + FACTS_PER_CALL]
+                for rule_name, number in _run(shard.handle, chunk):
+                    item_index, row_index = places[start + number]
+                    found.add(Match(item_index, row_index, shard.conditions[rule_name]))
+        return sorted(found, key=match_order)
+
+    def close(self) -> None:
+        for shard in self._shards:
+            engine.delete_ruleset(shard.handle)
+        self._shards = []
+
+
+def _pack(group: list[tuple[Condition, _Translation]]) -> list[list[tuple[Condition, _Translation]]]:
+    shards: list[list[tuple[Condition, _Translation]]] = []
+    current: list[tuple[Condition, _Translation]] = []
+    used = 0
+    for item in group:
+        cost = item[1].stack_cost
+        if current and used + cost > STACK_BUDGET:
+            shards.append(current)
+            current, used = [], 0
+        current.append(item)
+        used += cost
+    if current:
+        shards.append(current)
+    return shards
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _facts_for(shard: _Shard, batch: Sequence[Facts]) -> tuple[list[tuple[int, int | None]], list[dict[str, Any]]]:
+    places: list[tuple[int, int | None]] = []
+    facts: list[dict[str, Any]] = []
+    for item_index, item_facts in enumerate(batch):
+        item = item_facts.item
+        base = {k: v for k, p in shard.item_keys if (v := _clean(item.get(p))) is not None}
+        cache: dict[int, Any] = {}
+        rows: list[tuple[int | None, Env]]
+        if shard.scope == "item":
+            rows = [(None, Env(item, EMPTY, EMPTY, item_facts.annotations, cache))]
+        elif shard.scope == "annotation":
+            rows = [(i, Env(item, row, EMPTY, item_facts.annotations, cache))
+                    for i, row in enumerate(item_facts.annotations)]
+        else:
+            rows = []
+            for i, (ann_index, row) in enumerate(item_facts.findings):
+                ann = item_facts.annotations[ann_index] if ann_index is not None else EMPTY
+                rows.append((i, Env(item, ann, row, item_facts.annotations, cache)))
+        for row_index, env in rows:
+            fact = dict(base)
+            for key, path, field_scope in shard.row_keys:
+                value = _clean(env.lookup(field_scope, path))
+                if value is not None:
+                    fact[key] = value
+            for key, compute in shard.derived:
+                value = _clean(compute(env))
+                if value is not None:
+                    fact[key] = value
+            fact["n"] = len(facts) % FACTS_PER_CALL
+            places.append((item_index, row_index))
+            facts.append(fact)
+    return places, facts
+
+
+def _run(handle: int, chunk: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Assert a batch of facts, collect every (rule, fact number) match, retract the batch.
+
+    A batch in which some fact matches no rule returns code 1 ("not handled") from the C
+    engine; the other facts are still matched, so that code is expected here.
+    """
+    payload = json.dumps(chunk, ensure_ascii=False)
+    _code, state = engine.assert_facts(handle, payload)
+    out: list[tuple[str, int]] = []
+    try:
+        started = engine.start_action_for_state(handle, state)
+        message = started[1] if started else None
+        while message:
+            for rule_name, matched in json.loads(message).items():
+                for fact in matched if isinstance(matched, list) else [matched]:
+                    out.append((rule_name, int(fact.get("m", fact)["n"])))
+            message = engine.complete_and_start_action(handle, state)
+    finally:
+        engine.retract_facts(handle, payload)
+    return out
+

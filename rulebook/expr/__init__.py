@@ -1,0 +1,1 @@
+"""The condition language: a safe subset of Python expression syntax, never ``eval``ed."""
