@@ -7,10 +7,10 @@ prints it as-is and exits non-zero, never with a traceback.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     """Stable machine-readable codes, shown by ``--json`` outputs and kept across versions."""
 
     RULEBOOK = "rulebook"

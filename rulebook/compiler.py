@@ -113,8 +113,11 @@ class CompiledRulebook:
 
     def fields_used(self) -> set[str]:
         used: set[str] = set()
-        for condition in [*self.rule_set.conditions, *self.oversight_set.conditions,
-                          *self.consistency_set.conditions]:
+        for condition in [
+            *self.rule_set.conditions,
+            *self.oversight_set.conditions,
+            *self.consistency_set.conditions,
+        ]:
             used.update(condition.fields)
         for rule in self.rules:
             used.update(rule.message.fields)
@@ -123,11 +126,13 @@ class CompiledRulebook:
 
 def base_vocabulary(rulebook: Rulebook, measurement_fields: Iterable[FieldSpec]) -> Vocabulary:
     """Structure + measurements + declared attributes and judgments."""
-    return Vocabulary([
-        *structural_fields(rulebook.applies_to),
-        *measurement_fields,
-        *rulebook_fields(rulebook),
-    ])
+    return Vocabulary(
+        [
+            *structural_fields(rulebook.applies_to),
+            *measurement_fields,
+            *rulebook_fields(rulebook),
+        ]
+    )
 
 
 class _Compiler:
@@ -153,8 +158,9 @@ class _Compiler:
             line, column = anchor.line + line0, col0 + 1
         self.problems.append(RulebookProblem(self.positions.file, line, column, message))
 
-    def condition(self, index: int, name: str, text: str, loc: Loc,
-                  vocabulary: Vocabulary) -> tuple[Condition, Expr] | None:
+    def condition(
+        self, index: int, name: str, text: str, loc: Loc, vocabulary: Vocabulary
+    ) -> tuple[Condition, Expr] | None:
         try:
             expr = parse(text, self.context)
             checked = TypeChecker(vocabulary).check_condition(expr)
@@ -238,24 +244,40 @@ def compile_rulebook(
         template = compiler.template(rule, index, condition, vocabulary)
         if rule.status != "active":
             continue
-        penalty = rule.penalty if rule.penalty is not None else rulebook.scoring.penalty.get(rule.severity, 0.0)
+        penalty = (
+            rule.penalty if rule.penalty is not None else rulebook.scoring.penalty.get(rule.severity, 0.0)
+        )
         rule_locs.append(("rules", index, "when"))
-        rules.append(CompiledRule(
-            rule, condition, compiler.needs_judgment(condition.fields, vocabulary), template,
-            penalty, _evidence(closures, expr),
-        ))
+        rules.append(
+            CompiledRule(
+                rule,
+                condition,
+                compiler.needs_judgment(condition.fields, vocabulary),
+                template,
+                penalty,
+                _evidence(closures, expr),
+            )
+        )
 
     def checks(items: Sequence[Check], section: str, vocab: Vocabulary) -> list[CompiledCheck]:
         out: list[CompiledCheck] = []
         for index, check in enumerate(items):
             name = check.id or f"{section}[{index}]"
-            compiled = compiler.condition(len(out), name, check.when, (*_section_loc(section), index, "when"), vocab)
+            compiled = compiler.condition(
+                len(out), name, check.when, (*_section_loc(section), index, "when"), vocab
+            )
             if compiled is None:
                 continue
             condition, expr = compiled
-            out.append(CompiledCheck(name, check.reason, condition,
-                                     compiler.needs_judgment(condition.fields, vocab),
-                                     _evidence(closures, expr)))
+            out.append(
+                CompiledCheck(
+                    name,
+                    check.reason,
+                    condition,
+                    compiler.needs_judgment(condition.fields, vocab),
+                    _evidence(closures, expr),
+                )
+            )
         return out
 
     oversight = checks(rulebook.oversight, "oversight", oversight_vocabulary)
@@ -265,12 +287,23 @@ def compile_rulebook(
     sets: dict[str, ConditionSet] = {}
     for label, conditions, vocab, loc_of in (
         ("rules", [r.condition for r in rules], vocabulary, lambda i: rule_locs[i]),
-        ("oversight", [c.condition for c in oversight], oversight_vocabulary, lambda i: ("oversight", i, "when")),
-        ("consistency", [c.condition for c in consistency], vocabulary,
-         lambda i: ("judgments", "consistency", i, "when")),
+        (
+            "oversight",
+            [c.condition for c in oversight],
+            oversight_vocabulary,
+            lambda i: ("oversight", i, "when"),
+        ),
+        (
+            "consistency",
+            [c.condition for c in consistency],
+            vocabulary,
+            lambda i: ("judgments", "consistency", i, "when"),
+        ),
     ):
         try:
-            sets[label] = ConditionSet(conditions, _evaluator(backend, conditions, vocab, f"{rulebook.rulebook}-{label}"))
+            sets[label] = ConditionSet(
+                conditions, _evaluator(backend, conditions, vocab, f"{rulebook.rulebook}-{label}")
+            )
         except TooComplex as exc:
             compiler.problem_at(loc_of(exc.condition.index), str(exc))
     if compiler.problems:

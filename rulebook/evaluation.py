@@ -92,6 +92,7 @@ def envs(facts: Facts, scope: Scope, cache: dict[int, Any]) -> list[tuple[int | 
 class Evaluator(Protocol):
     """Evaluates a fixed list of conditions over batches of items."""
 
-    conditions: Sequence[Condition]
+    @property
+    def conditions(self) -> Sequence[Condition]: ...
 
     def evaluate(self, batch: Sequence[Facts]) -> list[Match]: ...

@@ -21,7 +21,7 @@ class JudgmentBase(BaseModel):
 def _field(spec: JudgmentField, taxonomy: list[str]) -> tuple[Any, Any]:
     if spec.type == "enum":
         values = tuple(taxonomy if spec.values_from == "taxonomy" else (spec.values or []))
-        return (Literal[values], Field(description=spec.question))  # type: ignore[valid-type]
+        return (Literal[values], Field(description=spec.question))
     if spec.type == "bool":
         return (bool, Field(description=spec.question))
     if spec.type == "number":
@@ -34,8 +34,7 @@ def judgment_model(rulebook: Rulebook) -> type[JudgmentBase] | None:
     if rulebook.judgments is None:
         return None
     fields = {
-        name: _field(spec, rulebook.taxonomy.labels)
-        for name, spec in rulebook.judgments.fields.items()
+        name: _field(spec, rulebook.taxonomy.labels) for name, spec in rulebook.judgments.fields.items()
     }
     name = "".join(part.capitalize() for part in rulebook.rulebook.replace("-", "_").split("_"))
     model: type[JudgmentBase] = create_model(  # type: ignore[call-overload]

@@ -83,9 +83,7 @@ class Positions:
 
     def problem(self, loc: Loc, message: str, *, key: bool = False) -> RulebookProblem:
         pos = self.of_key(loc) if key else self.of_value(loc)
-        return RulebookProblem(
-            self.file, pos.line if pos else None, pos.column if pos else None, message
-        )
+        return RulebookProblem(self.file, pos.line if pos else None, pos.column if pos else None, message)
 
 
 def _value_position(line0: int, col0: int, lines: list[str]) -> Position:
@@ -134,8 +132,10 @@ def _iter_validation_problems(exc: ValidationError, positions: Positions) -> Ite
         where = _loc_str(loc) or "rulebook"
         if kind == "extra_forbidden":
             yield positions.problem(
-                loc, f"unknown key {str(loc[-1])!r} in {_loc_str(loc[:-1]) or 'rulebook'}: "
-                "remove it or check its spelling", key=True
+                loc,
+                f"unknown key {str(loc[-1])!r} in {_loc_str(loc[:-1]) or 'rulebook'}: "
+                "remove it or check its spelling",
+                key=True,
             )
         elif kind == "missing":
             yield positions.problem(loc[:-1], f"{where} is required but missing")
@@ -153,17 +153,27 @@ def parse_yaml(source: str, file: str) -> tuple[Any, Positions]:
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         raise RulebookError(
-            [RulebookProblem(file, mark.line + 1 if mark else None,
-                             mark.column + 1 if mark else None,
-                             f"duplicate key: {(exc.problem or '').strip()}")]
+            [
+                RulebookProblem(
+                    file,
+                    mark.line + 1 if mark else None,
+                    mark.column + 1 if mark else None,
+                    f"duplicate key: {(exc.problem or '').strip()}",
+                )
+            ]
         ) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         reason = (exc.problem or exc.context or "invalid YAML").strip()
         raise RulebookError(
-            [RulebookProblem(file, mark.line + 1 if mark else None,
-                             mark.column + 1 if mark else None,
-                             f"YAML syntax error: {reason}")]
+            [
+                RulebookProblem(
+                    file,
+                    mark.line + 1 if mark else None,
+                    mark.column + 1 if mark else None,
+                    f"YAML syntax error: {reason}",
+                )
+            ]
         ) from None
     positions = Positions(file)
     positions.record(tree, (), source)
@@ -196,8 +206,14 @@ def load_file(path: str | Path) -> LoadedRulebook:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RulebookError(
-            [RulebookProblem(file, None, None, f"cannot read rulebook ({exc.__class__.__name__}: "
-                             f"{exc}); it must be a UTF-8 YAML file")]
+            [
+                RulebookProblem(
+                    file,
+                    None,
+                    None,
+                    f"cannot read rulebook ({exc.__class__.__name__}: {exc}); it must be a UTF-8 YAML file",
+                )
+            ]
         ) from None
     return load_text(source, file)
 
@@ -228,14 +244,16 @@ def _semantic_problems(rb: Rulebook, positions: Positions) -> Iterator[RulebookP
     clash = set(rb.attributes) & {"id", "label", "bbox", "span", "start", "end", "text"}
     for name in sorted(clash):
         yield positions.problem(
-            ("attributes", name), f"attribute {name!r} clashes with a built-in annotation field",
+            ("attributes", name),
+            f"attribute {name!r} clashes with a built-in annotation field",
             key=True,
         )
     for index, example in enumerate(rb.examples):
         for rule_id in example.expect:
             if rule_id not in seen:
                 yield positions.problem(
-                    ("examples", index, "expect"), f"example {example.name!r} expects unknown rule {rule_id!r}"
+                    ("examples", index, "expect"),
+                    f"example {example.name!r} expects unknown rule {rule_id!r}",
                 )
 
 

@@ -150,9 +150,7 @@ class Rule(Strict):
     @classmethod
     def _id(cls, value: str) -> str:
         if not RULE_ID_PATTERN.match(value):
-            raise ValueError(
-                f"rule id {value!r} must start with a letter and use letters, digits, _ . -"
-            )
+            raise ValueError(f"rule id {value!r} must start with a letter and use letters, digits, _ . -")
         return value
 
 

@@ -76,10 +76,26 @@ class Vocabulary:
 def structural_fields(applies_to: str) -> list[FieldSpec]:
     """Fields every item of this kind has, filled straight from the dataset record."""
     fields = [
-        FieldSpec("item.id", "string", "item", "the item's own id (image file name or text id)", owner="structure"),
-        FieldSpec("item.annotation_count", "number", "item", "number of annotations on the item", owner="structure"),
-        FieldSpec("annotation.id", "string", "annotation", "the annotation's own id in the dataset", owner="structure"),
-        FieldSpec("annotation.label", "string", "annotation", "the label as written in the dataset", owner="structure"),
+        FieldSpec(
+            "item.id", "string", "item", "the item's own id (image file name or text id)", owner="structure"
+        ),
+        FieldSpec(
+            "item.annotation_count", "number", "item", "number of annotations on the item", owner="structure"
+        ),
+        FieldSpec(
+            "annotation.id",
+            "string",
+            "annotation",
+            "the annotation's own id in the dataset",
+            owner="structure",
+        ),
+        FieldSpec(
+            "annotation.label",
+            "string",
+            "annotation",
+            "the label as written in the dataset",
+            owner="structure",
+        ),
     ]
     if applies_to == "image_boxes":
         fields += [
@@ -92,9 +108,23 @@ def structural_fields(applies_to: str) -> list[FieldSpec]:
         ]
     if applies_to == "text_spans":
         fields += [
-            FieldSpec("annotation.start", "number", "annotation", "span start (character offset)", owner="structure"),
-            FieldSpec("annotation.end", "number", "annotation", "span end (character offset, exclusive)", owner="structure"),
-            FieldSpec("annotation.text", "string", "annotation", "the span's text as written in the dataset", owner="structure"),
+            FieldSpec(
+                "annotation.start", "number", "annotation", "span start (character offset)", owner="structure"
+            ),
+            FieldSpec(
+                "annotation.end",
+                "number",
+                "annotation",
+                "span end (character offset, exclusive)",
+                owner="structure",
+            ),
+            FieldSpec(
+                "annotation.text",
+                "string",
+                "annotation",
+                "the span's text as written in the dataset",
+                owner="structure",
+            ),
         ]
     return fields
 
@@ -106,19 +136,26 @@ def rulebook_fields(rb: Rulebook) -> list[FieldSpec]:
         kind: FieldType = {"bool": "bool", "number": "number"}.get(attr.type, "string")  # type: ignore[assignment]
         fields.append(
             FieldSpec(
-                f"annotation.{name}", kind, "annotation",
+                f"annotation.{name}",
+                kind,
+                "annotation",
                 attr.description or f"dataset attribute {name}",
-                tuple(attr.values) if attr.values else None, owner="attribute",
+                tuple(attr.values) if attr.values else None,
+                owner="attribute",
             )
         )
     if rb.judgments is not None:
         scope: Scope = "annotation" if rb.judgments.per == "annotation" else "item"
         for name, spec in rb.judgments.fields.items():
-            values = tuple(rb.taxonomy.labels) if spec.values_from == "taxonomy" else (
-                tuple(spec.values) if spec.values else None
+            values = (
+                tuple(rb.taxonomy.labels)
+                if spec.values_from == "taxonomy"
+                else (tuple(spec.values) if spec.values else None)
             )
             jtype: FieldType = {"bool": "bool", "number": "number"}.get(spec.type, "string")  # type: ignore[assignment]
-            fields.append(FieldSpec(f"judgment.{name}", jtype, scope, spec.question, values, owner="judgment"))
+            fields.append(
+                FieldSpec(f"judgment.{name}", jtype, scope, spec.question, values, owner="judgment")
+            )
     return fields
 
 
@@ -130,8 +167,12 @@ def oversight_fields(rb: Rulebook) -> list[FieldSpec]:
         FieldSpec("score.value", "number", "item", "the item's score", owner="score"),
         FieldSpec("score.passed", "bool", "item", "whether the score passes", owner="score"),
         FieldSpec("score.findings", "number", "item", "number of findings on the item", owner="score"),
-        FieldSpec("finding.rule_id", "string", "finding", "id of the rule that fired", rule_ids, owner="finding"),
-        FieldSpec("finding.severity", "string", "finding", "severity of the finding", severities, owner="finding"),
+        FieldSpec(
+            "finding.rule_id", "string", "finding", "id of the rule that fired", rule_ids, owner="finding"
+        ),
+        FieldSpec(
+            "finding.severity", "string", "finding", "severity of the finding", severities, owner="finding"
+        ),
         FieldSpec("finding.penalty", "number", "finding", "penalty the finding cost", owner="finding"),
     ]
 

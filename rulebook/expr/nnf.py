@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from typing import Any
 
 from rulebook.expr.nodes import (
     NEGATED_OP,
@@ -28,9 +29,13 @@ from rulebook.expr.nodes import (
     Truth,
 )
 
-COMPARATORS: dict[str, Callable[[object, object], bool]] = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
-    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+COMPARATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 
@@ -106,8 +111,8 @@ def _combine(is_and: bool, items: tuple[Expr, ...], origin: Expr) -> Expr:
             if item.value != is_and:  # false in an and, true in an or: decides the whole
                 return Truth(item.value, origin.pos)
             continue
-        if isinstance(item, And) and is_and or isinstance(item, Or) and not is_and:
-            flat.extend(item.items)  # type: ignore[union-attr]
+        if (isinstance(item, And) and is_and) or (isinstance(item, Or) and not is_and):
+            flat.extend(item.items)
         else:
             flat.append(item)
     if not flat:

@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Union
+import dataclasses
+from dataclasses import dataclass
 
-Scalar = Union[float, int, str, bool]
+Scalar = float | int | str | bool
 Pos = tuple[int, int]
 
 
 @dataclass(frozen=True)
 class Field:
     path: str
-    pos: Pos = field(default=(0, 0), compare=False)
+    pos: Pos = dataclasses.field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
 class Const:
     value: Scalar
-    pos: Pos = field(default=(0, 0), compare=False)
+    pos: Pos = dataclasses.field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
 class ListConst:
     values: tuple[Scalar, ...]
-    pos: Pos = field(default=(0, 0), compare=False)
+    pos: Pos = dataclasses.field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Compare:
     op: str
     left: Expr
     right: Expr
-    pos: Pos = field(default=(0, 0), compare=False)
+    pos: Pos = dataclasses.field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
@@ -42,25 +42,25 @@ class In:
     operand: Expr
     options: ListConst
     negated: bool = False
-    pos: Pos = field(default=(0, 0), compare=False)
+    pos: Pos = dataclasses.field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
 class And:
     items: tuple[Expr, ...]
-    pos: Pos = field(default=(0, 0), compare=False)
+    pos: Pos = dataclasses.field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
 class Or:
     items: tuple[Expr, ...]
-    pos: Pos = field(default=(0, 0), compare=False)
+    pos: Pos = dataclasses.field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
 class Not:
     item: Expr
-    pos: Pos = field(default=(0, 0), compare=False)
+    pos: Pos = dataclasses.field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class Arith:
     op: str
     left: Expr
     right: Expr
-    pos: Pos = field(default=(0, 0), compare=False)
+    pos: Pos = dataclasses.field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Call:
 
     name: str
     args: tuple[Expr, ...]
-    pos: Pos = field(default=(0, 0), compare=False)
+    pos: Pos = dataclasses.field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class Presence:
 
     field: Field
     present: bool
-    pos: Pos = field(default=(0, 0), compare=False)
+    pos: Pos = dataclasses.field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,10 @@ class Truth:
     """A condition known at compile time (e.g. ``1 > 0``)."""
 
     value: bool
-    pos: Pos = field(default=(0, 0), compare=False)
+    pos: Pos = dataclasses.field(default=(0, 0), compare=False)
 
 
-Expr = Union[Field, Const, ListConst, Compare, In, And, Or, Not, Arith, Call, Presence, Truth]
+Expr = Field | Const | ListConst | Compare | In | And | Or | Not | Arith | Call | Presence | Truth
 
 NEGATED_OP = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 FLIPPED_OP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -138,7 +138,13 @@ def render(expr: Expr) -> str:
     if isinstance(expr, Field):
         return expr.path
     if isinstance(expr, Const):
-        return repr(expr.value) if isinstance(expr.value, str) else str(expr.value).lower() if isinstance(expr.value, bool) else repr(expr.value)
+        return (
+            repr(expr.value)
+            if isinstance(expr.value, str)
+            else str(expr.value).lower()
+            if isinstance(expr.value, bool)
+            else repr(expr.value)
+        )
     if isinstance(expr, ListConst):
         return "[" + ", ".join(render(Const(v)) for v in expr.values) + "]"
     if isinstance(expr, Compare):

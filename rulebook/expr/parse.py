@@ -93,7 +93,11 @@ class _Converter:
             return Not(self.convert(node.operand), self.pos(node))
         if isinstance(node.op, ast.USub):
             inner = self.convert(node.operand)
-            if isinstance(inner, Const) and isinstance(inner.value, int | float) and not isinstance(inner.value, bool):
+            if (
+                isinstance(inner, Const)
+                and isinstance(inner.value, int | float)
+                and not isinstance(inner.value, bool)
+            ):
                 return Const(-inner.value, self.pos(node))
             return Arith("-", Const(0, self.pos(node)), inner, self.pos(node))
         if isinstance(node.op, ast.UAdd):
@@ -123,9 +127,7 @@ class _Converter:
     def _BinOp(self, node: ast.BinOp) -> Expr:
         op = _ARITH.get(type(node.op))
         if op is None:
-            raise ExprError(
-                f"unsupported operator {node.op.__class__.__name__}: use + - * /", self.pos(node)
-            )
+            raise ExprError(f"unsupported operator {node.op.__class__.__name__}: use + - * /", self.pos(node))
         return Arith(op, self.convert(node.left), self.convert(node.right), self.pos(node))
 
     def _Constant(self, node: ast.Constant) -> Expr:
@@ -230,7 +232,10 @@ class _Converter:
 
     def _is_a(self, args: tuple[Expr, ...], pos: Pos) -> Expr:
         if len(args) != 2 or not isinstance(args[1], Const) or not isinstance(args[1].value, str):
-            raise ExprError('is_a() takes a field and a quoted label or group, e.g. is_a(annotation.label, "vehicle")', pos)
+            raise ExprError(
+                'is_a() takes a field and a quoted label or group, e.g. is_a(annotation.label, "vehicle")',
+                pos,
+            )
         group = args[1].value
         taxonomy = self.ctx.taxonomy
         if taxonomy is None or (group not in taxonomy.labels and group not in taxonomy.groups()):
@@ -249,10 +254,19 @@ def _scalar(value: object) -> Scalar:
 
 def _unsupported(node: ast.AST) -> str:
     names = {
-        "Lambda": "lambda", "IfExp": "if-else expressions", "ListComp": "comprehensions",
-        "GeneratorExp": "generators", "DictComp": "comprehensions", "SetComp": "comprehensions",
-        "Dict": "dict literals", "JoinedStr": "f-strings", "NamedExpr": "':=' assignments",
-        "Await": "await", "Yield": "yield", "Starred": "'*' unpacking", "Slice": "slices",
+        "Lambda": "lambda",
+        "IfExp": "if-else expressions",
+        "ListComp": "comprehensions",
+        "GeneratorExp": "generators",
+        "DictComp": "comprehensions",
+        "SetComp": "comprehensions",
+        "Dict": "dict literals",
+        "JoinedStr": "f-strings",
+        "NamedExpr": "':=' assignments",
+        "Await": "await",
+        "Yield": "yield",
+        "Starred": "'*' unpacking",
+        "Slice": "slices",
     }
     what = names.get(node.__class__.__name__, node.__class__.__name__)
     return f"unsupported syntax: {what}"

@@ -58,7 +58,8 @@ class ClosureCompiler:
                 cached = env.cache.get(key)
                 if cached is None:
                     cached = sum(
-                        1 for row in env.annotations
+                        1
+                        for row in env.annotations
                         if predicate(Env(env.item, row, env.finding, env.annotations, env.cache))
                     )
                     env.cache[key] = cached

@@ -92,7 +92,9 @@ class TypeChecker:
                 checked = self.check(item)
                 if checked.type != "bool":
                     word = "and" if isinstance(expr, And) else "or"
-                    raise ExprError(f"'{word}' needs true/false on both sides, got a {checked.type}", item.pos)
+                    raise ExprError(
+                        f"'{word}' needs true/false on both sides, got a {checked.type}", item.pos
+                    )
                 scope = _max_scope(scope, checked.scope)
             return Checked("bool", scope)
         if isinstance(expr, Not):
@@ -116,8 +118,9 @@ class TypeChecker:
     def _compare(self, expr: Compare) -> Checked:
         for side in (expr.left, expr.right):
             if isinstance(side, Compare | In | And | Or | Not | Presence):
-                raise ExprError("compare values, not conditions: combine conditions with "
-                                "and/or/not", side.pos)
+                raise ExprError(
+                    "compare values, not conditions: combine conditions with and/or/not", side.pos
+                )
         left, right = self.check(expr.left), self.check(expr.right)
         if left.type.startswith("list") or right.type.startswith("list"):
             raise ExprError("compare a list with 'in', not with " + expr.op, expr.pos)
@@ -138,9 +141,7 @@ class TypeChecker:
         options = self.check(expr.options)
         element = options.type[5:-1]
         if element and element != operand.type:
-            raise ExprError(
-                f"cannot look for a {operand.type} in a list of {element}s", expr.options.pos
-            )
+            raise ExprError(f"cannot look for a {operand.type} in a list of {element}s", expr.options.pos)
         for value in expr.options.values:
             self._enum_value(expr.operand, Const(value, expr.options.pos))
         return Checked("bool", operand.scope)
@@ -163,8 +164,10 @@ class TypeChecker:
         if expr.name == "count":
             if args:
                 if args[0].type != "bool":
-                    raise ExprError("count() counts annotations where a condition holds: "
-                                    "give it a true/false condition", expr.args[0].pos)
+                    raise ExprError(
+                        "count() counts annotations where a condition holds: give it a true/false condition",
+                        expr.args[0].pos,
+                    )
                 if args[0].scope == "finding":
                     raise ExprError("count() cannot look at findings", expr.args[0].pos)
             return Checked("number", "item")

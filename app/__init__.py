@@ -1,0 +1,1 @@
+"""User interfaces: the ``labelgate`` CLI and the Streamlit review screen."""

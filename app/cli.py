@@ -1,0 +1,80 @@
+"""The ``labelgate`` command line. Command groups live in their own modules under ``app/``.
+
+Every domain error becomes a one-line message on stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from app import cli_query, cli_score
+from app.output import err
+from labelgate.errors import LabelgateError, RulebookError
+from labelgate.version import __version__
+
+app = typer.Typer(
+    name="labelgate",
+    help="Quality-assurance scoring for annotation datasets.\n\n"
+    "Example: labelgate demo, then labelgate score DATA --rulebook RULES.yaml --db runs.duckdb",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"labelgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """labelgate: rulebooks decide, models only extract judgments."""
+
+
+cli_score.register(app)
+cli_query.register(app)
+
+
+def report_error(exc: LabelgateError) -> None:
+    if isinstance(exc, RulebookError) and len(exc.problems) > 1:
+        for problem in exc.problems:
+            err.print(f"error: {problem.render()}", markup=False, highlight=False)
+    else:
+        err.print(f"error: {exc.message}", markup=False, highlight=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app(standalone_mode=False)
+    except LabelgateError as exc:
+        report_error(exc)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        from click.exceptions import ClickException, UsageError
+
+        if isinstance(exc, UsageError | ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

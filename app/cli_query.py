@@ -1,0 +1,136 @@
+"""Commands that read runs: ``runs``, ``findings`` and ``export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from app.output import emit, err, out, style_from
+from engine import queries
+from engine.store import Store
+from labelgate.settings import DB
+from reports.export import FORMATS, TABLES, export
+
+JSON_OPT = typer.Option(False, "--json", help="Output JSON.")
+NL_OPT = typer.Option(False, "--nl", help="Output newline-delimited JSON.")
+CSV_OPT = typer.Option(False, "--csv", help="Output CSV.")
+DB_OPT = typer.Option(None, "--db", help="DuckDB file [env LABELGATE_DB].")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("runs")(runs)
+    app.command("findings")(findings)
+    app.command("export")(export_command)
+
+
+def _db(db: Path | None) -> Path:
+    return db or Path(DB.get())
+
+
+def runs(db: Path = DB_OPT, json_: bool = JSON_OPT, nl: bool = NL_OPT, csv: bool = CSV_OPT) -> None:
+    """List runs: id, dataset, rulebook version, counts and status.
+
+    Example: labelgate runs --db runs.duckdb
+    """
+    with Store(_db(db)).read() as con:
+        frame = queries.runs(con)
+    style = style_from(json_, nl, csv)
+    if style.value == "table" and not frame.empty:
+        frame = frame.assign(
+            dataset=frame["dataset_path"].map(lambda p: Path(p).name),
+            rulebook=frame["rulebook_name"] + "@" + frame["rulebook_version"],
+            items=frame["items_in"].astype(str) + " (" + frame["items_quarantined"].astype(str) + " q)",
+            annotations=frame["annotations_in"].astype(str)
+            + " ("
+            + frame["annotations_quarantined"].astype(str)
+            + " q)",
+        )
+        emit(
+            frame.rename(columns={"needs_review": "review"}),
+            style,
+            title="runs",
+            columns=[
+                "run_id",
+                "status",
+                "dataset",
+                "rulebook",
+                "items",
+                "annotations",
+                "passed",
+                "failed",
+                "review",
+                "findings",
+            ],
+        )
+        return
+    emit(frame, style, empty="no runs yet: run `labelgate score` or `labelgate demo`")
+
+
+def findings(
+    run: str = typer.Argument(..., help="Run id, a unique prefix of it, or 'latest'."),
+    db: Path = DB_OPT,
+    rule: str = typer.Option(None, "--rule", help="Only this rule id."),
+    severity: str = typer.Option(None, "--severity", help="Only this severity."),
+    item: str = typer.Option(None, "--item", help="Only this item id."),
+    limit: int = typer.Option(None, "--limit", min=1, help="At most this many rows."),
+    quarantined: bool = typer.Option(False, "--quarantined", help="List quarantined records instead."),
+    json_: bool = JSON_OPT,
+    nl: bool = NL_OPT,
+    csv: bool = CSV_OPT,
+) -> None:
+    """Show the findings of a run (and its quarantined records).
+
+    Example: labelgate findings latest --db runs.duckdb --severity critical
+    """
+    style = style_from(json_, nl, csv)
+    with Store(_db(db)).read() as con:
+        run_id = queries.resolve_run(con, run)
+        if quarantined:
+            emit(
+                queries.quarantine(con, run_id),
+                style,
+                title=f"quarantined records of {run_id}",
+                columns=["source", "locator", "level", "item_id", "annotation_id", "reason"],
+                empty="no quarantined records",
+            )
+            return
+        frame = queries.findings(con, run_id, rule=rule, severity=severity, item=item, limit=limit)
+        quarantine = queries.quarantine(con, run_id)
+    if style.value != "table":
+        emit(frame, style, json_columns=["evidence"])
+        return
+    emit(
+        frame,
+        style,
+        title=f"findings of run {run_id}",
+        columns=["item_id", "annotation_id", "rule_id", "severity", "message", "item_decision"],
+        empty="no findings",
+    )
+    if not quarantine.empty:
+        shown = quarantine.head(20)
+        emit(
+            shown,
+            style,
+            title=f"{len(quarantine)} quarantined record(s)",
+            columns=["source", "locator", "level", "reason"],
+        )
+        if len(quarantine) > len(shown):
+            err.print(f"... {len(quarantine) - len(shown)} more: labelgate findings {run_id} --quarantined")
+
+
+def export_command(
+    run: str = typer.Argument(..., help="Run id, a unique prefix of it, or 'latest'."),
+    out_file: Path = typer.Option(..., "--out", "-o", help="File to write."),
+    db: Path = DB_OPT,
+    format: str = typer.Option(
+        None, "--format", help=f"One of {', '.join(FORMATS)}; default from --out's extension."
+    ),
+    table: str = typer.Option("findings", "--table", help=f"What to export: {', '.join(TABLES)}."),
+) -> None:
+    """Export a run's findings (or another table) to CSV, Parquet or JSONL.
+
+    Example: labelgate export latest --db runs.duckdb --format parquet --out findings.parquet
+    """
+    run_id, path, rows = export(_db(db), run, out_file, format=format, table=table)
+    out.print(f"wrote {rows:,} {table} row(s) of run {run_id} to {path}")

@@ -1,0 +1,30 @@
+"""The end-of-run summary printed by ``score`` and ``demo``."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from app.output import out
+from engine.run import RunSummary
+
+
+def print_summary(summary: RunSummary) -> None:
+    table = Table(title=f"run {summary.run_id} ({summary.status})", show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rate = summary.annotations_scored / summary.duration_s if summary.duration_s else 0.0
+    table.add_row("items in", f"{summary.items_in:,}")
+    table.add_row("  scored", f"{summary.items_scored:,}")
+    table.add_row("  quarantined", f"{summary.items_quarantined:,}")
+    table.add_row("annotations in", f"{summary.annotations_in:,}")
+    table.add_row("  scored", f"{summary.annotations_scored:,}")
+    table.add_row("  quarantined", f"{summary.annotations_quarantined:,}")
+    table.add_row("passed", f"[green]{summary.passed:,}[/green]")
+    table.add_row("failed", f"[red]{summary.failed:,}[/red]")
+    table.add_row("needs review", f"[yellow]{summary.needs_review:,}[/yellow]")
+    table.add_row("findings", f"{summary.findings:,}")
+    table.add_row("time", f"{summary.duration_s:.2f} s ({rate:,.0f} annotations/s)")
+    out.print(table)
+    if summary.top_rules:
+        top = ", ".join(f"{rule} ({n})" for rule, n in summary.top_rules)
+        out.print(f"top rules fired: {top}", soft_wrap=True)

@@ -1,0 +1,181 @@
+"""Schema changes as named migrations, applied in order and recorded in ``schema_migrations``.
+
+Never edit a migration that has shipped: add a new one. :func:`pending` is read-only.
+Timestamps are UTC. Large tables have no primary keys (DuckDB appends are much faster
+without index maintenance); the engine keeps ids unique.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
+
+
+def _m001_core(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""
+        CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY,
+            created_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            status VARCHAR NOT NULL,
+            dataset_path VARCHAR NOT NULL,
+            dataset_format VARCHAR NOT NULL,
+            dataset_fingerprint VARCHAR,
+            rulebook_name VARCHAR NOT NULL,
+            rulebook_version VARCHAR NOT NULL,
+            rulebook_fingerprint VARCHAR NOT NULL,
+            rulebook_path VARCHAR,
+            rulebook_yaml VARCHAR,
+            judgment_fingerprint VARCHAR,
+            rule_engine VARCHAR NOT NULL,
+            labelgate_version VARCHAR NOT NULL,
+            config JSON,
+            items_in BIGINT DEFAULT 0,
+            items_scored BIGINT DEFAULT 0,
+            items_quarantined BIGINT DEFAULT 0,
+            annotations_in BIGINT DEFAULT 0,
+            annotations_scored BIGINT DEFAULT 0,
+            annotations_quarantined BIGINT DEFAULT 0,
+            passed BIGINT DEFAULT 0,
+            failed BIGINT DEFAULT 0,
+            needs_review BIGINT DEFAULT 0,
+            findings BIGINT DEFAULT 0,
+            duration_s DOUBLE,
+            error VARCHAR
+        )
+    """)
+    con.execute("""
+        CREATE TABLE items (
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            seq BIGINT NOT NULL,
+            kind VARCHAR NOT NULL,
+            source VARCHAR,
+            media VARCHAR,
+            width INTEGER,
+            height INTEGER,
+            text VARCHAR,
+            annotation_count INTEGER NOT NULL,
+            quarantined_annotations INTEGER NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            measurements JSON,
+            updated_at TIMESTAMP NOT NULL
+        )
+    """)
+    con.execute("""
+        CREATE TABLE annotations (
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            annotation_id VARCHAR NOT NULL,
+            seq INTEGER NOT NULL,
+            label VARCHAR NOT NULL,
+            x DOUBLE, y DOUBLE, w DOUBLE, h DOUBLE,
+            span_start INTEGER, span_end INTEGER, span_text VARCHAR,
+            attributes JSON,
+            measurements JSON
+        )
+    """)
+    con.execute("""
+        CREATE TABLE findings (
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            annotation_id VARCHAR,
+            rule_id VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            clause VARCHAR NOT NULL,
+            message VARCHAR NOT NULL,
+            evidence JSON,
+            penalty DOUBLE NOT NULL
+        )
+    """)
+    con.execute("""
+        CREATE TABLE scores (
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            score DOUBLE NOT NULL,
+            passed BOOLEAN NOT NULL,
+            decision VARCHAR NOT NULL,
+            findings INTEGER NOT NULL,
+            penalty_total DOUBLE NOT NULL,
+            review_reasons JSON,
+            scored_at TIMESTAMP NOT NULL
+        )
+    """)
+    con.execute("""
+        CREATE TABLE quarantine (
+            run_id VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            locator VARCHAR NOT NULL,
+            level VARCHAR NOT NULL,
+            item_id VARCHAR,
+            annotation_id VARCHAR,
+            reason VARCHAR NOT NULL,
+            raw VARCHAR
+        )
+    """)
+    con.execute("""
+        CREATE TABLE escalations (
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            annotation_id VARCHAR,
+            check_id VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            evidence JSON,
+            escalated_at TIMESTAMP NOT NULL
+        )
+    """)
+    con.execute("""
+        CREATE TABLE chunks (
+            run_id VARCHAR NOT NULL,
+            chunk_no INTEGER NOT NULL,
+            items INTEGER NOT NULL,
+            annotations INTEGER NOT NULL,
+            committed_at TIMESTAMP NOT NULL
+        )
+    """)
+
+
+MIGRATIONS: list[Migration] = [
+    ("001_core", _m001_core),
+]
+
+
+def applied(con: duckdb.DuckDBPyConnection) -> set[str]:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return set()
+    return {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
+
+
+def pending(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Names of migrations not yet applied (read-only)."""
+    done = applied(con)
+    return [name for name, _ in MIGRATIONS if name not in done]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply every pending migration, each in its own transaction; returns their names."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP)"
+    )
+    done = applied(con)
+    ran: list[str] = []
+    for name, apply in MIGRATIONS:
+        if name in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            apply(con)
+            con.execute("INSERT INTO schema_migrations VALUES (?, now()::TIMESTAMP)", [name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        ran.append(name)
+    return ran

@@ -1,0 +1,101 @@
+"""Read-side queries used by the CLI, the Python API, reports and the review screen."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from labelgate.errors import RunError
+
+
+def resolve_run(con: duckdb.DuckDBPyConnection, ref: str) -> str:
+    """A run id from an exact id, a unique prefix, or ``latest``."""
+    if ref == "latest":
+        row = con.execute("SELECT run_id FROM runs ORDER BY created_at DESC, run_id DESC LIMIT 1").fetchone()
+        if row is None:
+            raise RunError("there are no runs in this database yet: run `labelgate score` first")
+        return str(row[0])
+    rows = con.execute(
+        "SELECT run_id FROM runs WHERE run_id = ? OR starts_with(run_id, ?) ORDER BY run_id", [ref, ref]
+    ).fetchall()
+    exact = [r[0] for r in rows if r[0] == ref]
+    if exact:
+        return str(exact[0])
+    if len(rows) == 1:
+        return str(rows[0][0])
+    if not rows:
+        raise RunError(f"no run {ref!r} in this database: `labelgate runs` lists them")
+    shown = ", ".join(r[0] for r in rows[:5])
+    raise RunError(f"run id {ref!r} is ambiguous ({shown}): give more characters")
+
+
+RUN_COLUMNS = """run_id, created_at, status, dataset_path, dataset_format, rulebook_name,
+    rulebook_version, rulebook_fingerprint, items_in, items_scored, items_quarantined,
+    annotations_in, annotations_scored, annotations_quarantined, passed, failed, needs_review,
+    findings, duration_s, error"""
+
+
+def runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, run_id DESC").df()
+
+
+def run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, object]:
+    frame = con.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", [run_id]).df()
+    return {str(k): v for k, v in frame.to_dict("records")[0].items()} if len(frame) else {}
+
+
+FINDING_COLUMNS = """f.run_id, f.item_id, f.annotation_id, f.rule_id, f.severity, f.clause,
+    f.message, f.evidence, f.penalty, s.score AS item_score, s.decision AS item_decision"""
+
+
+def findings_sql(where: str = "") -> str:
+    return f"""SELECT {FINDING_COLUMNS}
+        FROM findings f LEFT JOIN scores s ON s.run_id = f.run_id AND s.item_id = f.item_id
+        WHERE f.run_id = $run_id {where}
+        ORDER BY f.item_id, f.annotation_id NULLS FIRST, f.rule_id"""
+
+
+def findings(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    *,
+    rule: str | None = None,
+    severity: str | None = None,
+    item: str | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    where, params = "", {"run_id": run_id}
+    for column, value in (("f.rule_id", rule), ("f.severity", severity), ("f.item_id", item)):
+        if value is not None:
+            key = column.split(".")[1]
+            where += f" AND {column} = ${key}"
+            params[key] = value
+    sql = findings_sql(where) + (f" LIMIT {int(limit)}" if limit else "")
+    return con.execute(sql, params).df()
+
+
+def quarantine(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
+    return con.execute(
+        """SELECT run_id, source, locator, level, item_id, annotation_id, reason, raw
+           FROM quarantine WHERE run_id = ? ORDER BY source, level, locator""",
+        [run_id],
+    ).df()
+
+
+def scores(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
+    return con.execute(
+        """SELECT s.run_id, s.item_id, s.score, s.passed, s.decision, s.findings, s.penalty_total,
+                  s.review_reasons, s.scored_at
+           FROM scores s JOIN items i ON i.run_id = s.run_id AND i.item_id = s.item_id
+           WHERE s.run_id = ? ORDER BY i.seq""",
+        [run_id],
+    ).df()
+
+
+def rule_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
+    return con.execute(
+        """SELECT rule_id, severity, any_value(clause) AS clause, count(*) AS findings,
+                  count(DISTINCT item_id) AS items
+           FROM findings WHERE run_id = ? GROUP BY rule_id, severity ORDER BY findings DESC, rule_id""",
+        [run_id],
+    ).df()

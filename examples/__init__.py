@@ -1,0 +1,1 @@
+"""Example rulebooks and datasets, installed as ``labelgate.examples``."""

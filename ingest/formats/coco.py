@@ -1,0 +1,265 @@
+"""COCO detection JSON (``images``, ``annotations``, ``categories``), streamed with ijson.
+
+Two streaming passes: images and categories first (small, and the pass surfaces any JSON
+syntax error before the run writes anything), then annotations, kept compactly per image.
+Every malformed record is quarantined with its reason; the rest of the dataset is scored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ijson
+
+from ingest.base import DatasetReader, Record, register
+from ingest.model import Annotation, Item, Quarantined, snippet
+from ingest.paths import UnsafePath
+from labelgate.errors import DatasetError
+
+STANDARD_KEYS = {"id", "image_id", "category_id", "bbox", "segmentation", "area"}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | str) or (isinstance(value, float) and value.is_integer()):
+        return str(int(value)) if isinstance(value, float) else str(value)
+    return None
+
+
+@register
+class CocoReader(DatasetReader):
+    format = "coco"
+    kind = "image"
+    description = "COCO detection JSON: one file with images, annotations and categories"
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self.file = self._annotation_file(self.path)
+
+    @staticmethod
+    def _annotation_file(path: Path) -> Path:
+        if path.is_file():
+            return path
+        candidates = sorted(p for p in path.glob("*.json")) + sorted(path.glob("annotations/*.json"))
+        cocos = [p for p in candidates if CocoReader._looks_like_coco(p)]
+        if len(cocos) == 1:
+            return cocos[0]
+        if not cocos:
+            raise DatasetError(f"{path}: no COCO JSON file found: pass the .json file itself")
+        names = ", ".join(str(p) for p in cocos[:4])
+        raise DatasetError(f"{path}: several COCO files ({names}): pass the one to score")
+
+    @staticmethod
+    def _looks_like_coco(path: Path) -> bool:
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(65536)
+        except OSError:
+            return False
+        return head.lstrip().startswith(b"{") and (b'"images"' in head or b'"annotations"' in head)
+
+    @classmethod
+    def sniff(cls, path: Path) -> bool:
+        if path.is_file():
+            return path.suffix.lower() == ".json" and cls._looks_like_coco(path)
+        try:
+            cls._annotation_file(path)
+        except DatasetError:
+            return False
+        return True
+
+    def files(self) -> list[Path]:
+        return [self.file]
+
+    def _stream(self, prefix: str) -> Iterator[Any]:
+        try:
+            with self.file.open("rb") as handle:
+                yield from ijson.items(handle, prefix, use_float=True)
+        except ijson.JSONError as exc:
+            raise DatasetError(
+                f"{self.file}: invalid JSON ({exc}): fix the file or re-export it from your tool"
+            ) from None
+        except OSError as exc:
+            raise DatasetError(f"{self.file}: cannot read ({exc})") from None
+
+    def records(self) -> Iterator[Record]:
+        name = self.file.name
+        categories = self._categories()
+        images: dict[str, Item] = {}
+        order: list[Item] = []
+        bad_images: dict[str, str] = {}
+        file_names: dict[str, str] = {}
+        pending: list[Quarantined] = []
+        seen_images_key = False
+        for index, record in enumerate(self._stream("images.item")):
+            seen_images_key = True
+            locator = f"images[{index}]"
+            problem, item = self._image(record, locator, images, file_names)
+            if problem is not None:
+                image_id = _id(record.get("id")) if isinstance(record, dict) else None
+                if image_id is not None and image_id not in images:
+                    bad_images.setdefault(image_id, problem)
+                pending.append(
+                    Quarantined(
+                        name, locator, problem, "item", item_id=_file_name(record), raw=snippet(record)
+                    )
+                )
+                continue
+            assert item is not None
+            images[item.attributes["coco_image_id"]] = item
+            file_names[item.id] = item.attributes["coco_image_id"]
+            order.append(item)
+        if not seen_images_key and not order and not pending and not self._has_key("images"):
+            raise DatasetError(f"{self.file}: not a COCO file (no 'images' list): check --format")
+        yield from pending
+
+        seen_annotations: set[str] = set()
+        for index, record in enumerate(self._stream("annotations.item")):
+            locator = f"annotations[{index}]"
+            outcome = self._annotation(record, categories, images, bad_images, seen_annotations)
+            if isinstance(outcome, str):
+                image = images.get(_id(record.get("image_id")) or "") if isinstance(record, dict) else None
+                if image is not None:
+                    image.quarantined_annotations += 1
+                yield Quarantined(
+                    name,
+                    locator,
+                    outcome,
+                    "annotation",
+                    item_id=image.id if image else None,
+                    annotation_id=_id(record.get("id")) if isinstance(record, dict) else None,
+                    raw=snippet(record),
+                )
+                continue
+            image_id, annotation = outcome
+            images[image_id].annotations.append(annotation)
+        yield from order
+
+    def _has_key(self, key: str) -> bool:
+        try:
+            with self.file.open("rb") as handle:
+                return any(k == key for k, _ in ijson.kvitems(handle, "", use_float=True))
+        except ijson.JSONError:
+            return False
+
+    def _categories(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for record in self._stream("categories.item"):
+            if isinstance(record, dict):
+                cid, label = _id(record.get("id")), record.get("name")
+                if cid is not None and isinstance(label, str) and cid not in out:
+                    out[cid] = label
+        return out
+
+    def _image(
+        self, record: Any, locator: str, images: dict[str, Item], file_names: dict[str, str]
+    ) -> tuple[str | None, Item | None]:
+        if not isinstance(record, dict):
+            return "image record is not a JSON object", None
+        image_id = _id(record.get("id"))
+        if image_id is None:
+            return "image record has no usable 'id'", None
+        if image_id in images:
+            return f"duplicate image id {image_id} (first seen earlier in images): ids must be unique", None
+        file_name = record.get("file_name")
+        if not isinstance(file_name, str) or not file_name.strip():
+            return f"image {image_id} has no 'file_name'", None
+        if file_name in file_names:
+            return f"duplicate file_name {file_name!r} (also image id {file_names[file_name]})", None
+        try:
+            self.root.resolve(file_name)
+        except UnsafePath as exc:
+            return f"unsafe file_name: {exc}", None
+        width: Any = record.get("width")
+        height: Any = record.get("height")
+        if not (_number(width) and _number(height) and width > 0 and height > 0):
+            size = self._size_from_file(file_name)
+            if size is None:
+                return (
+                    f"image {image_id} has no valid width/height and its file cannot be read to measure them"
+                ), None
+            width, height = size
+        assert isinstance(width, int | float) and isinstance(height, int | float)
+        attributes: dict[str, Any] = {"coco_image_id": image_id}
+        return None, Item(
+            id=file_name,
+            kind="image",
+            width=int(width),
+            height=int(height),
+            media=file_name,
+            source=f"{self.file.name}#{locator}",
+            attributes=attributes,
+        )
+
+    def _size_from_file(self, file_name: str) -> tuple[int, int] | None:
+        try:
+            path = self.root.find(file_name)
+        except UnsafePath:
+            return None
+        if path is None:
+            return None
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                return image.size
+        except (OSError, Image.DecompressionBombError, ValueError):
+            return None
+
+    def _annotation(
+        self,
+        record: Any,
+        categories: dict[str, str],
+        images: dict[str, Item],
+        bad_images: dict[str, str],
+        seen: set[str],
+    ) -> str | tuple[str, Annotation]:
+        if not isinstance(record, dict):
+            return "annotation record is not a JSON object"
+        ann_id = _id(record.get("id"))
+        if ann_id is None:
+            return "annotation has no usable 'id'"
+        if ann_id in seen:
+            return f"duplicate annotation id {ann_id}: ids must be unique"
+        seen.add(ann_id)
+        missing = [k for k in ("image_id", "category_id", "bbox") if k not in record]
+        if missing:
+            return f"annotation {ann_id} is missing {', '.join(repr(k) for k in missing)}"
+        image_id = _id(record["image_id"])
+        if image_id is None or image_id not in images:
+            if image_id is not None and image_id in bad_images:
+                return f"annotation {ann_id} belongs to quarantined image {image_id}"
+            return f"annotation {ann_id} points to unknown image_id {record['image_id']!r}"
+        category = _id(record["category_id"])
+        if category is None or category not in categories:
+            return f"annotation {ann_id} has unknown category_id {record['category_id']!r}"
+        bbox = record["bbox"]
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_number(v) for v in bbox)):
+            got = snippet(bbox, 80)
+            return f"annotation {ann_id}: bbox must be 4 finite numbers [x, y, width, height], got {got}"
+        attributes: dict[str, Any] = {}
+        for key, value in record.items():
+            if key in STANDARD_KEYS:
+                continue
+            if key == "attributes" and isinstance(value, dict):
+                attributes.update({str(k): v for k, v in value.items()})
+            elif isinstance(value, bool | int | float | str):
+                attributes[key] = value
+        if "iscrowd" in attributes:
+            attributes["iscrowd"] = bool(attributes["iscrowd"])
+        x, y, w, h = (float(v) for v in bbox)
+        return image_id, Annotation(ann_id, categories[category], (x, y, w, h), attributes=attributes)
+
+
+def _file_name(record: Any) -> str | None:
+    if isinstance(record, dict) and isinstance(record.get("file_name"), str):
+        return str(record["file_name"])
+    return None

@@ -1,0 +1,92 @@
+"""What readers produce: :class:`Item` s to score and :class:`Quarantined` records with reasons.
+
+Ids are the dataset's own (image file name, COCO annotation id as text) so every finding can
+be joined back to the user's data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(slots=True)
+class Annotation:
+    """One label on an item: a box (pixels, x/y/w/h), a text span, or a whole-item class."""
+
+    id: str
+    label: str
+    bbox: tuple[float, float, float, float] | None = None
+    start: int | None = None
+    end: int | None = None
+    text: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def canonical(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "label": self.label}
+        if self.bbox is not None:
+            data["bbox"] = list(self.bbox)
+        if self.start is not None:
+            data["span"] = [self.start, self.end]
+        if self.text is not None:
+            data["text"] = self.text
+        if self.attributes:
+            data["attributes"] = self.attributes
+        return data
+
+
+@dataclass(slots=True)
+class Item:
+    """One unit of scoring: an image with its boxes, or a text with its label or spans."""
+
+    id: str
+    kind: Literal["image", "text"]
+    annotations: list[Annotation] = field(default_factory=list)
+    width: int | None = None
+    height: int | None = None
+    media: str | None = None
+    text: str | None = None
+    source: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    quarantined_annotations: int = 0
+
+    def canonical(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "width": self.width,
+            "height": self.height,
+            "media": self.media,
+            "text": self.text,
+            "attributes": self.attributes,
+            "annotations": [a.canonical() for a in self.annotations],
+        }
+
+    def content_hash(self) -> str:
+        """SHA-256 of the item's annotation content: what a review decision is bound to."""
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(slots=True)
+class Quarantined:
+    """A record that could not be used, with the reason; counted, stored and shown, never lost."""
+
+    source: str
+    locator: str
+    reason: str
+    level: Literal["item", "annotation"] = "annotation"
+    item_id: str | None = None
+    annotation_id: str | None = None
+    raw: str = ""
+
+
+def snippet(record: Any, limit: int = 300) -> str:
+    """A short JSON rendering of a bad record for the quarantine table."""
+    try:
+        text = json.dumps(record, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(record)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

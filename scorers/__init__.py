@@ -1,0 +1,1 @@
+"""Deterministic measurements, model judges, providers, the router and cost. No storage."""
