@@ -47,9 +47,9 @@ cli_query.register(app)
 def report_error(exc: LabelgateError) -> None:
     if isinstance(exc, RulebookError) and len(exc.problems) > 1:
         for problem in exc.problems:
-            err.print(f"error: {problem.render()}", markup=False, highlight=False)
+            err.print(f"error: {problem.render()}", markup=False, highlight=False, soft_wrap=True)
     else:
-        err.print(f"error: {exc.message}", markup=False, highlight=False)
+        err.print(f"error: {exc.message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def main() -> None:

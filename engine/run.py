@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.background import BackgroundWriter
 from engine.scoring import ChunkScorer
 from engine.store import Store
-from engine.writer import ChunkCounts, to_json, utcnow, write_chunk
+from engine.writer import ChunkCounts, to_json, utcnow
 from ingest.base import DatasetReader, Record, open_dataset
 from ingest.model import Item, Quarantined
 from labelgate.errors import DatasetError, RulebookError, RunError
@@ -58,6 +59,7 @@ class RunSummary:
     findings: int = 0
     duration_s: float = 0.0
     top_rules: list[tuple[str, int]] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def add(self, counts: ChunkCounts) -> None:
         self.items_in += counts.items + counts.items_quarantined
@@ -140,20 +142,34 @@ def score_dataset(
         )
     summary = RunSummary(run_id, Path(db), "running")
     scorer = ChunkScorer(compiled, measurements_for(compiled.rulebook.applies_to))
-    seq = 0
     status, error = "finished", None
+    stages = {"ingest": 0.0}
+
+    def committed(counts: ChunkCounts) -> None:
+        summary.add(counts)
+        if progress is not None:
+            progress(counts)
+
+    writer = BackgroundWriter(
+        store,
+        run_id,
+        committed,
+        item_fields=scorer.stored_item_fields,
+        annotation_fields=scorer.stored_annotation_fields,
+    )
     try:
-        stream = _prepend(first, records)
-        for chunk_no, (items, quarantined) in enumerate(_chunks(stream, int(config["chunk_annotations"]))):
-            scored = scorer.score(items)
-            with store.write() as con:
-                counts = write_chunk(con, run_id, chunk_no, seq, scored, quarantined)
+        seq = 0
+        clock = time.perf_counter()
+        chunks = _chunks(_prepend(first, records), int(config["chunk_annotations"]))
+        for chunk_no, (items, quarantined) in enumerate(chunks):
+            stages["ingest"] += time.perf_counter() - clock
+            writer.submit(chunk_no, seq, scorer.score(items), quarantined)
             seq += len(items)
-            summary.add(counts)
-            if progress is not None:
-                progress(counts)
+            clock = time.perf_counter()
+        writer.close()
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted by the user"
+        writer.close()
         raise
     except Exception as exc:
         status, error = "failed", f"{exc.__class__.__name__}: {exc}"
@@ -161,6 +177,7 @@ def score_dataset(
     finally:
         summary.status = status
         summary.duration_s = time.perf_counter() - started
+        summary.stage_seconds = {**stages, **scorer.seconds, "store (background)": writer.seconds}
         with store.write() as con:
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, error = ? WHERE run_id = ?",

@@ -7,6 +7,7 @@ unobtainable judgments add review reasons. Nothing here touches the database.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,8 @@ NO_JUDGE = "no judge model configured for this run"
 
 @dataclass
 class ScoredItem:
+    """One scored item; ``stored`` names the row fields worth keeping in the store."""
+
     item: Item
     item_row: Mapping[str, Any]
     rows: list[Mapping[str, Any]]
@@ -91,9 +94,34 @@ class ChunkScorer:
         rb = compiled.rulebook
         self.context = MeasureContext(rb.taxonomy, dict(rb.attributes))
         self.judgment_rules = [r for r in compiled.rules if r.needs_judgment]
+        used = compiled.fields_used()
+        # What the store keeps per row: the measured values the rulebook reads (its evidence),
+        # not every measurement: serialising all of them costs more than scoring (benchmarks).
+        self.stored_annotation_fields = tuple(
+            sorted(
+                f
+                for f in used
+                if (spec := compiled.vocabulary.get(f)) is not None
+                and spec.scope == "annotation"
+                and spec.owner in ("measurement", "judgment")
+            )
+        )
+        self.stored_item_fields = tuple(
+            sorted(
+                f
+                for f in used
+                if (spec := compiled.vocabulary.get(f)) is not None
+                and spec.scope == "item"
+                and spec.owner in ("measurement", "judgment")
+            )
+        )
+        self.seconds: dict[str, float] = {"measure": 0.0, "rules": 0.0, "oversight": 0.0}
 
     def measure(self, items: Sequence[Item]) -> list[tuple[Row, list[Row]]]:
-        return [measure_item(item, self.context, self.measurements) for item in items]
+        started = time.perf_counter()
+        measured = [measure_item(item, self.context, self.measurements) for item in items]
+        self.seconds["measure"] += time.perf_counter() - started
+        return measured
 
     def score(
         self,
@@ -114,7 +142,10 @@ class ChunkScorer:
             facts.append(Facts(item_row, rows))
 
         findings: list[list[Finding]] = [[] for _ in items]
-        for match in self.compiled.rule_set.evaluator.evaluate(facts):
+        started = time.perf_counter()
+        matches = self.compiled.rule_set.evaluator.evaluate(facts)
+        self.seconds["rules"] += time.perf_counter() - started
+        for match in matches:
             rule = self.compiled.rules[match.condition]
             item, fact = items[match.item], facts[match.item]
             row = fact.annotations[match.row] if match.row is not None else EMPTY
@@ -154,7 +185,9 @@ class ChunkScorer:
                     reasons,
                 )
             )
+        started = time.perf_counter()
         self._oversight(results)
+        self.seconds["oversight"] += time.perf_counter() - started
         return results
 
     def _judgment_reasons(self, item: Item, got: ItemJudgments | None, judged: bool) -> list[ReviewReason]:

@@ -7,14 +7,13 @@ none of it.
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import orjson
 
 from engine.scoring import ScoredItem
 from engine.store import append
@@ -26,20 +25,13 @@ def utcnow() -> datetime:
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(_finite(value), ensure_ascii=False, default=str, separators=(",", ":"))
+    """Compact JSON; NaN and infinity become null (orjson does that natively, and fast)."""
+    return orjson.dumps(value, default=str).decode()
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
-_SKIP_ITEM_KEYS = {"item.text"}
+def _subset(row: Mapping[str, Any], fields: Sequence[str]) -> str | None:
+    kept = {f: row[f] for f in fields if row.get(f) is not None}
+    return to_json(kept) if kept else None
 
 
 @dataclass
@@ -61,6 +53,8 @@ def write_chunk(
     first_seq: int,
     scored: Sequence[ScoredItem],
     quarantined: Sequence[Quarantined],
+    item_fields: Sequence[str] = (),
+    annotation_fields: Sequence[str] = (),
 ) -> ChunkCounts:
     """Insert one chunk and bump the run's counters; the caller owns the transaction."""
     now = utcnow()
@@ -154,9 +148,7 @@ def write_chunk(
         items["quarantined_annotations"].append(item.quarantined_annotations)
         items["content_hash"].append(item.content_hash())
         items["state"].append(result.state)
-        items["measurements"].append(
-            to_json({k: v for k, v in result.item_row.items() if k not in _SKIP_ITEM_KEYS})
-        )
+        items["measurements"].append(_subset(result.item_row, item_fields))
         items["updated_at"].append(now)
         for seq, (ann, row) in enumerate(zip(item.annotations, result.rows, strict=True)):
             anns["run_id"].append(run_id)
@@ -173,7 +165,7 @@ def write_chunk(
             anns["span_end"].append(ann.end)
             anns["span_text"].append(ann.text)
             anns["attributes"].append(to_json(ann.attributes) if ann.attributes else None)
-            anns["measurements"].append(to_json(row))
+            anns["measurements"].append(_subset(row, annotation_fields))
         for finding in result.findings:
             counts.findings += 1
             finds["run_id"].append(run_id)

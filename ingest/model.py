@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
+
 
 @dataclass(slots=True)
 class Annotation:
@@ -66,8 +68,8 @@ class Item:
 
     def content_hash(self) -> str:
         """SHA-256 of the item's annotation content: what a review decision is bound to."""
-        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        text = orjson.dumps(self.canonical(), option=orjson.OPT_SORT_KEYS, default=str)
+        return hashlib.sha256(text).hexdigest()
 
 
 @dataclass(slots=True)

@@ -45,7 +45,7 @@ HOME = Setting("home", "", "Directory for labelgate's own files (defaults to ~/.
 DB = Setting("db", "labelgate.duckdb", "DuckDB file used when --db is not given.")
 CHUNK_ANNOTATIONS = Setting(
     "chunk_annotations",
-    4000,
+    10000,
     "Annotations per committed chunk: the unit of durability and of rule-engine batches.",
 )
 MAX_IMAGE_PIXELS = Setting(
@@ -59,12 +59,19 @@ LOCK_TIMEOUT_S = Setting(
     "Seconds to keep retrying when another process holds the DuckDB file's write lock.",
 )
 
+HOLD_S = Setting(
+    "hold_s",
+    2.0,
+    "Longest a run keeps the DuckDB file locked between commits before letting others in.",
+)
+
 SETTINGS: tuple[Setting[int] | Setting[float] | Setting[str], ...] = (
     HOME,
     DB,
     CHUNK_ANNOTATIONS,
     MAX_IMAGE_PIXELS,
     LOCK_TIMEOUT_S,
+    HOLD_S,
 )
 
 

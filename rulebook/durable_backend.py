@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import durable_rules_engine as engine
+import orjson
 
 from rulebook.evaluation import EMPTY, Condition, Env, Facts, Match, match_order
 from rulebook.expr.nodes import (
@@ -263,10 +264,9 @@ def _pack(group: list[tuple[Condition, _Translation]]) -> list[list[tuple[Condit
     return shards
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def _usable(value: Any) -> bool:
+    """Present and JSON-representable: None, NaN and infinities are missing."""
+    return value is not None and (value.__class__ is not float or -math.inf < value < math.inf)
 
 
 def _facts_for(
@@ -274,9 +274,22 @@ def _facts_for(
 ) -> tuple[list[tuple[int, int | None]], list[dict[str, Any]]]:
     places: list[tuple[int, int | None]] = []
     facts: list[dict[str, Any]] = []
+    simple = shard.scope == "annotation" and not shard.derived
+    annotation_paths = [(key, path) for key, path, _ in shard.row_keys]
     for item_index, item_facts in enumerate(batch):
         item = item_facts.item
-        base = {k: v for k, p in shard.item_keys if (v := _clean(item.get(p))) is not None}
+        base = {key: value for key, path in shard.item_keys if _usable(value := item.get(path))}
+        if simple:  # the common case, kept free of per-row objects
+            for row_index, row in enumerate(item_facts.annotations):
+                fact = dict(base)
+                for key, path in annotation_paths:
+                    value = row.get(path)
+                    if _usable(value):
+                        fact[key] = value
+                fact["n"] = len(facts) % FACTS_PER_CALL
+                places.append((item_index, row_index))
+                facts.append(fact)
+            continue
         cache: dict[int, Any] = {}
         rows: list[tuple[int | None, Env]]
         if shard.scope == "item":
@@ -294,12 +307,12 @@ def _facts_for(
         for row_index, env in rows:
             fact = dict(base)
             for key, path, field_scope in shard.row_keys:
-                value = _clean(env.lookup(field_scope, path))
-                if value is not None:
+                value = env.lookup(field_scope, path)
+                if _usable(value):
                     fact[key] = value
             for key, compute in shard.derived:
-                value = _clean(compute(env))
-                if value is not None:
+                value = compute(env)
+                if _usable(value):
                     fact[key] = value
             fact["n"] = len(facts) % FACTS_PER_CALL
             places.append((item_index, row_index))
@@ -313,7 +326,7 @@ def _run(handle: int, chunk: list[dict[str, Any]]) -> list[tuple[str, int]]:
     A batch in which some fact matches no rule returns code 1 ("not handled") from the C
     engine; the other facts are still matched, so that code is expected here.
     """
-    payload = json.dumps(chunk, ensure_ascii=False)
+    payload = orjson.dumps(chunk).decode()
     _code, state = engine.assert_facts(handle, payload)
     out: list[tuple[str, int]] = []
     try:

@@ -165,6 +165,8 @@ def parse_yaml(source: str, file: str) -> tuple[Any, Positions]:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         reason = (exc.problem or exc.context or "invalid YAML").strip()
+        if exc.context and exc.context_mark and exc.problem:
+            reason += f" ({exc.context.strip()} that starts on line {exc.context_mark.line + 1})"
         raise RulebookError(
             [
                 RulebookProblem(

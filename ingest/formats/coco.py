@@ -7,6 +7,7 @@ Every malformed record is quarantined with its reason; the rest of the dataset i
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,7 +86,8 @@ class CocoReader(DatasetReader):
                 yield from ijson.items(handle, prefix, use_float=True)
         except ijson.JSONError as exc:
             raise DatasetError(
-                f"{self.file}: invalid JSON ({exc}): fix the file or re-export it from your tool"
+                f"{self.file}: {json_error_position(self.file, exc)}: fix the file "
+                "or re-export it from your labeling tool"
             ) from None
         except OSError as exc:
             raise DatasetError(f"{self.file}: cannot read ({exc})") from None
@@ -257,6 +259,18 @@ class CocoReader(DatasetReader):
             attributes["iscrowd"] = bool(attributes["iscrowd"])
         x, y, w, h = (float(v) for v in bbox)
         return image_id, Annotation(ann_id, categories[category], (x, y, w, h), attributes=attributes)
+
+
+def json_error_position(path: Path, exc: Exception) -> str:
+    """One line saying where a JSON file is broken (stdlib json knows line and column)."""
+    if path.stat().st_size <= 512 * 1024 * 1024:
+        try:
+            json.loads(path.read_bytes())
+        except json.JSONDecodeError as decode:
+            return f"invalid JSON at line {decode.lineno}, column {decode.colno} ({decode.msg})"
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            pass
+    return "invalid JSON (" + str(exc).strip().splitlines()[0] + ")"
 
 
 def _file_name(record: Any) -> str | None:

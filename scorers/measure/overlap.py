@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ingest.model import Item
+from ingest.model import Annotation, Item
 from rulebook.vocabulary import FieldSpec
 from scorers.measure import register
 from scorers.measure.base import MeasureContext, Measurement, Row
@@ -78,30 +78,45 @@ class BoxOverlap(Measurement):
             self._loop(indexed, rows)
 
     @staticmethod
-    def _loop(indexed: list, rows: list[Row]) -> None:  # type: ignore[type-arg]
-        for pos, (i, a) in enumerate(indexed):
-            for j, b in indexed[pos + 1 :]:
-                value = iou(a.bbox, b.bbox)
-                if value <= 0:
+    def _loop(indexed: list[tuple[int, Annotation]], rows: list[Row]) -> None:
+        geometry = []
+        for i, ann in indexed:
+            x, y, w, h = ann.bbox  # type: ignore[misc]
+            w, h = max(w, 0.0), max(h, 0.0)
+            geometry.append((i, ann, x, y, x + w, y + h, w * h))
+        for pos, (i, a, ax1, ay1, ax2, ay2, aarea) in enumerate(geometry):
+            row_i = rows[i]
+            for j, b, bx1, by1, bx2, by2, barea in geometry[pos + 1 :]:
+                iw = (ax2 if ax2 < bx2 else bx2) - (ax1 if ax1 > bx1 else bx1)
+                if iw <= 0:
                     continue
+                ih = (ay2 if ay2 < by2 else by2) - (ay1 if ay1 > by1 else by1)
+                if ih <= 0:
+                    continue
+                inter = iw * ih
+                union = aarea + barea - inter
+                if union <= 0:
+                    continue
+                value = inter / union
+                row_j = rows[j]
                 if a.label == b.label:
-                    if value > rows[i]["box.max_iou_same_class"]:
-                        rows[i]["box.max_iou_same_class"] = value
-                    if value > rows[j]["box.max_iou_same_class"]:
-                        rows[j]["box.max_iou_same_class"] = value
-                    if value > rows[j]["box.max_iou_earlier_same_class"]:
-                        rows[j]["box.max_iou_earlier_same_class"] = value
-                        rows[j]["box.duplicate_of"] = a.id
+                    if value > row_i["box.max_iou_same_class"]:
+                        row_i["box.max_iou_same_class"] = value
+                    if value > row_j["box.max_iou_same_class"]:
+                        row_j["box.max_iou_same_class"] = value
+                    if value > row_j["box.max_iou_earlier_same_class"]:
+                        row_j["box.max_iou_earlier_same_class"] = value
+                        row_j["box.duplicate_of"] = a.id
                 else:
-                    if value > rows[i]["box.max_iou_other_class"]:
-                        rows[i]["box.max_iou_other_class"] = value
-                        rows[i]["box.overlap_label"] = b.label
-                    if value > rows[j]["box.max_iou_other_class"]:
-                        rows[j]["box.max_iou_other_class"] = value
-                        rows[j]["box.overlap_label"] = a.label
+                    if value > row_i["box.max_iou_other_class"]:
+                        row_i["box.max_iou_other_class"] = value
+                        row_i["box.overlap_label"] = b.label
+                    if value > row_j["box.max_iou_other_class"]:
+                        row_j["box.max_iou_other_class"] = value
+                        row_j["box.overlap_label"] = a.label
 
     @staticmethod
-    def _vector(indexed: list, rows: list[Row]) -> None:  # type: ignore[type-arg]
+    def _vector(indexed: list[tuple[int, Annotation]], rows: list[Row]) -> None:
         boxes = np.array([a.bbox for _, a in indexed], dtype=np.float64)
         labels = np.array([a.label for _, a in indexed], dtype=object)
         matrix = iou_matrix(boxes)

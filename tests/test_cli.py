@@ -1,0 +1,140 @@
+"""End-to-end CLI tests through the real entry point in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from tests.helpers import MINIMAL_RULEBOOK, box, coco, image, run_cli, write_coco, write_rulebook
+
+
+def _dataset(tmp_path: Path) -> Path:
+    data = coco(
+        [image(1, "a.jpg"), image(2, "b.jpg")],
+        [box(1, 1, [0, 0, 0, 5]), box(2, 2, [10, 10, 20, 20]), box(3, 7, [1, 1, 2, 2])],
+    )
+    return write_coco(tmp_path / "data", data)
+
+
+def test_demo_runs_offline_and_prints_summary(tmp_path: Path) -> None:
+    result = run_cli("demo", "--images", "8", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    for word in ("items in", "passed", "failed", "needs review", "top rules fired", "labelgate findings"):
+        assert word in result.stdout
+    demo = tmp_path / "labelgate-demo"
+    assert (demo / "dataset" / "annotations.json").is_file()
+    assert (demo / "labelgate.duckdb").is_file()
+    rows = list(csv.DictReader((demo / "findings.csv").open()))
+    assert rows and {
+        "run_id",
+        "item_id",
+        "annotation_id",
+        "rule_id",
+        "severity",
+        "clause",
+        "message",
+        "evidence",
+    } <= set(rows[0])
+    assert any(r["rule_id"] == "GEO-001" for r in rows)
+
+
+def test_score_runs_findings_export(tmp_path: Path) -> None:
+    rules = write_rulebook(tmp_path, MINIMAL_RULEBOOK)
+    db = tmp_path / "runs.duckdb"
+    scored = run_cli("score", _dataset(tmp_path), "--format", "coco", "--rulebook", rules, "--db", db)
+    assert scored.code == 0, scored.stderr
+    assert "run id:" in scored.stdout
+    run_id = scored.stdout.split("run id:")[1].split()[0]
+
+    listed = run_cli("runs", "--db", db, "--json")
+    runs = json.loads(listed.stdout)
+    assert [r["run_id"] for r in runs] == [run_id]
+    assert runs[0]["rulebook_version"] == "1" and runs[0]["status"] == "finished"
+    assert runs[0]["items_in"] == 2 and runs[0]["annotations_quarantined"] == 1
+
+    found = json.loads(run_cli("findings", run_id[:12], "--db", db, "--json").stdout)
+    assert [(f["item_id"], f["annotation_id"], f["rule_id"]) for f in found] == [("a.jpg", "1", "GEO-001")]
+    assert found[0]["evidence"] == {"box.width": 0.0, "box.height": 5.0}
+
+    table = run_cli("findings", "latest", "--db", db)
+    assert "GEO-001" in table.stdout and "points to unknown image_id 7" in table.stdout
+
+    quarantined = json.loads(run_cli("findings", run_id, "--db", db, "--quarantined", "--json").stdout)
+    assert [q["reason"] for q in quarantined] == ["annotation 3 points to unknown image_id 7"]
+
+    for fmt in ("jsonl", "csv", "parquet"):
+        target = tmp_path / f"findings.{fmt}"
+        exported = run_cli("export", run_id, "--db", db, "--format", fmt, "--out", target)
+        assert exported.code == 0, exported.stderr
+        frame = (
+            pd.read_json(target, lines=True, dtype={"annotation_id": str})
+            if fmt == "jsonl"
+            else pd.read_csv(target, dtype={"annotation_id": str})
+            if fmt == "csv"
+            else pd.read_parquet(target)
+        )
+        assert list(frame.rule_id) == ["GEO-001"] and list(frame.annotation_id) == ["1"]
+        assert list(frame.item_id) == ["a.jpg"]
+
+
+def test_missing_dataset_fails_cleanly_and_writes_nothing(tmp_path: Path) -> None:
+    rules = write_rulebook(tmp_path, MINIMAL_RULEBOOK)
+    db = tmp_path / "runs.duckdb"
+    result = run_cli("score", tmp_path / "nope.json", "--rulebook", rules, "--db", db)
+    assert result.code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'nope.json'}: dataset not found: check the path"
+    ]
+    assert not db.exists()
+
+
+def test_broken_json_fails_cleanly_and_writes_nothing(tmp_path: Path) -> None:
+    rules = write_rulebook(tmp_path, MINIMAL_RULEBOOK)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"images": [ {"id": 1,, }', encoding="utf-8")
+    db = tmp_path / "runs.duckdb"
+    result = run_cli("score", bad, "--format", "coco", "--rulebook", rules, "--db", db)
+    assert result.code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"error: {bad}: invalid JSON at line 1, column 23 (Expecting property name enclosed "
+        "in double quotes): fix the file or re-export it from your labeling tool"
+    ]
+    assert "Traceback" not in result.stderr
+    assert not db.exists()
+
+
+def test_rulebook_errors_name_file_and_line(tmp_path: Path) -> None:
+    db = tmp_path / "runs.duckdb"
+    dataset = _dataset(tmp_path)
+    broken = write_rulebook(
+        tmp_path,
+        MINIMAL_RULEBOOK.replace("severity: major\n", "severity: major\n  bad: [\n", 1),
+        "broken.yaml",
+    )
+    result = run_cli("score", dataset, "--rulebook", broken, "--db", db)
+    assert result.code == 1
+    assert result.stderr.startswith(f"error: {broken}:") and "YAML syntax error" in result.stderr
+
+    unknown = write_rulebook(
+        tmp_path, MINIMAL_RULEBOOK.replace("not box.in_bounds", "not box.inbounds"), "unknown.yaml"
+    )
+    result = run_cli("score", dataset, "--rulebook", unknown, "--db", db)
+    assert result.code == 1
+    line = next(i + 1 for i, text in enumerate(unknown.read_text().splitlines()) if "box.inbounds" in text)
+    assert result.stderr.strip() == (
+        f"error: {unknown}:{line}:15: unknown field 'box.inbounds': did you mean box.in_bounds?"
+    )
+    assert not db.exists()
+
+
+def test_unknown_run_is_a_clear_error(tmp_path: Path) -> None:
+    rules = write_rulebook(tmp_path, MINIMAL_RULEBOOK)
+    db = tmp_path / "runs.duckdb"
+    run_cli("score", _dataset(tmp_path), "--rulebook", rules, "--db", db, "--quiet")
+    result = run_cli("findings", "zzz", "--db", db)
+    assert result.code == 1
+    assert result.stderr.strip() == "error: no run 'zzz' in this database: `labelgate runs` lists them"

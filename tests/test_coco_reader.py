@@ -1,0 +1,125 @@
+"""COCO ingestion: malformed records are quarantined with reasons and nothing is lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import labelgate
+from ingest.base import open_dataset
+from ingest.model import Item, Quarantined
+from labelgate.errors import DatasetError
+from tests.helpers import MINIMAL_RULEBOOK, box, coco, image, write_coco, write_rulebook
+
+
+def _read(path: Path) -> tuple[list[Item], list[Quarantined]]:
+    items, bad = [], []
+    for record in open_dataset(path, "coco").records():
+        (items if isinstance(record, Item) else bad).append(record)
+    return items, bad  # type: ignore[return-value]
+
+
+MALFORMED = coco(
+    [
+        image(1, "a.jpg"),
+        image(2, "b.jpg"),
+        {"id": 3, "width": 640, "height": 480},  # no file_name
+        image(2, "c.jpg"),  # duplicate image id
+        image(4, "a.jpg"),  # duplicate file_name
+        image(5, "../../etc/passwd"),  # escapes the dataset root
+        {"id": 6, "file_name": "d.jpg"},  # no size, no file to read
+        "not an object",
+    ],
+    [
+        box(1, 1, [10, 10, 20, 20]),
+        box(2, 1, [10, 10, 20]),  # bbox of 3 numbers
+        box(3, 1, [10, "x", 20, 20]),  # non-number
+        box(4, 1, [10, 10, 20, True]),  # bool is not a number
+        box(5, 99, [10, 10, 20, 20]),  # unknown image
+        box(1, 2, [10, 10, 20, 20]),  # duplicate annotation id
+        {"id": 7, "image_id": 2, "bbox": [1, 1, 5, 5]},  # no category_id
+        box(8, 2, [1, 1, 5, 5], category=42),  # unknown category
+        box(9, 5, [1, 1, 5, 5]),  # belongs to a quarantined image
+        {"image_id": 2, "category_id": 1, "bbox": [1, 1, 5, 5]},  # no id
+        box(11, 2, [0, 0, 30, 30]),
+    ],
+)
+
+
+def test_malformed_records_are_quarantined_with_reasons(tmp_path: Path) -> None:
+    items, bad = _read(write_coco(tmp_path, MALFORMED))
+    assert [i.id for i in items] == ["a.jpg", "b.jpg"]
+    assert [a.id for a in items[0].annotations] == ["1"]
+    assert [a.id for a in items[1].annotations] == ["11"]
+    reasons = {(q.level, q.locator): q.reason for q in bad}
+    assert reasons == {
+        ("item", "images[2]"): "image 3 has no 'file_name'",
+        ("item", "images[3]"): "duplicate image id 2 (first seen earlier in images): ids must be unique",
+        ("item", "images[4]"): "duplicate file_name 'a.jpg' (also image id 1)",
+        (
+            "item",
+            "images[5]",
+        ): "unsafe file_name: path '../../etc/passwd' climbs out of the dataset with '..'",
+        (
+            "item",
+            "images[6]",
+        ): "image 6 has no valid width/height and its file cannot be read to measure them",
+        ("item", "images[7]"): "image record is not a JSON object",
+        (
+            "annotation",
+            "annotations[1]",
+        ): "annotation 2: bbox must be 4 finite numbers [x, y, width, height], got [10, 10, 20]",
+        (
+            "annotation",
+            "annotations[2]",
+        ): 'annotation 3: bbox must be 4 finite numbers [x, y, width, height], got [10, "x", 20, 20]',
+        (
+            "annotation",
+            "annotations[3]",
+        ): "annotation 4: bbox must be 4 finite numbers [x, y, width, height], got [10, 10, 20, true]",
+        ("annotation", "annotations[4]"): "annotation 5 points to unknown image_id 99",
+        ("annotation", "annotations[5]"): "duplicate annotation id 1: ids must be unique",
+        ("annotation", "annotations[6]"): "annotation 7 is missing 'category_id'",
+        ("annotation", "annotations[7]"): "annotation 8 has unknown category_id 42",
+        ("annotation", "annotations[8]"): "annotation 9 belongs to quarantined image 5",
+        ("annotation", "annotations[9]"): "annotation has no usable 'id'",
+    }
+    assert items[0].quarantined_annotations == 3 and items[1].quarantined_annotations == 4
+
+
+def test_run_counts_balance_and_quarantine_is_stored(tmp_path: Path, db: Path) -> None:
+    rules = write_rulebook(tmp_path, MINIMAL_RULEBOOK)
+    run = labelgate.score(write_coco(tmp_path / "d", MALFORMED), rulebook=rules, db=db)
+    info = run.info()
+    assert info["status"] == "finished"
+    assert info["items_in"] == 8 == info["items_scored"] + info["items_quarantined"]
+    assert info["items_scored"] == 2
+    assert info["annotations_in"] == 11 == info["annotations_scored"] + info["annotations_quarantined"]
+    assert info["annotations_quarantined"] == 9
+    assert len(run.quarantine()) == 15
+
+
+def test_missing_size_is_read_from_the_image_file(tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (320, 200)).save(tmp_path / "images" / "p.png")
+    data = coco([{"id": 1, "file_name": "p.png"}], [box(1, 1, [1, 1, 5, 5])])
+    items, bad = _read(write_coco(tmp_path, data))
+    assert bad == [] and (items[0].width, items[0].height) == (320, 200)
+
+
+def test_broken_json_is_a_dataset_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"images": [{"id": 1, "file_name": "a.jpg"', encoding="utf-8")
+    with pytest.raises(
+        DatasetError, match=r"broken\.json: invalid JSON at line 1, column 43 \(Expecting .,. delimiter\)"
+    ):
+        list(open_dataset(path, "coco").records())
+
+
+def test_auto_detects_coco(tmp_path: Path) -> None:
+    path = write_coco(tmp_path, coco([image(1)], []))
+    assert open_dataset(path).format == "coco"
+    assert open_dataset(tmp_path).format == "coco"
