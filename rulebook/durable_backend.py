@@ -304,7 +304,7 @@ def _facts_for(
             for i, (ann_index, row) in enumerate(item_facts.findings):
                 ann = item_facts.annotations[ann_index] if ann_index is not None else EMPTY
                 rows.append((i, Env(item, ann, row, item_facts.annotations, cache)))
-        for row_index, env in rows:
+        for place, env in rows:
             fact = dict(base)
             for key, path, field_scope in shard.row_keys:
                 value = env.lookup(field_scope, path)
@@ -315,7 +315,7 @@ def _facts_for(
                 if _usable(value):
                     fact[key] = value
             fact["n"] = len(facts) % FACTS_PER_CALL
-            places.append((item_index, row_index))
+            places.append((item_index, place))
             facts.append(fact)
     return places, facts
 
