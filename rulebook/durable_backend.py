@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,9 +140,15 @@ class _Translator:
         else:
             rhs = {"$m": self.hoist(right)}
             sequence = 1
-        if op == "==":
-            return _Translation({left_key: rhs}, 1, sequence)
-        return _Translation({OP_NAMES[op]: {left_key: rhs}}, 1, sequence)
+        test = {left_key: rhs} if op == "==" else {OP_NAMES[op]: {left_key: rhs}}
+        references: set[str] = set()
+        _references(rhs, references)
+        if not references:
+            return _Translation(test, 1, sequence)
+        # A reference to a missing property does not make durable_rules' comparison false
+        # (it compares against a default), so every referenced property is required first.
+        guards: list[dict[str, Any]] = [{"$ex": {key: 1}} for key in sorted(references)]
+        return _Translation({"$and": [*guards, test]}, 1 + len(guards), sequence + 2)
 
     def _native(self, expr: Expr) -> bool:
         """Arithmetic durable_rules evaluates itself: + - * over fields and constants."""
@@ -159,6 +166,16 @@ class _Translator:
         assert isinstance(expr, Arith)
         name = {"+": "$add", "-": "$sub", "*": "$mul"}[expr.op]
         return {name: {"$l": self._arith(expr.left), "$r": self._arith(expr.right)}}
+
+
+def _references(spec: Any, out: set[str]) -> None:
+    """Property names an rhs expression reads through ``{"$m": name}``."""
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key == "$m" and isinstance(value, str):
+                out.add(value)
+            else:
+                _references(value, out)
 
 
 def _keys_in(spec: Any, out: set[str]) -> None:
@@ -228,7 +245,7 @@ class DurableEvaluator:
                     row_keys.append((key, paths[key], field_scope))
         hoisted = [(key, derived[key]) for key in sorted(used) if key in derived]
         ruleset_name = f"{name}-{scope}-{next(_NAME_COUNTER)}"
-        handle = engine.create_ruleset(ruleset_name, json.dumps(rules, ensure_ascii=False))
+        handle = engine.create_ruleset(ruleset_name, durable_json(rules))
         return _Shard(handle, scope, names, item_keys, row_keys, hoisted)
 
     def evaluate(self, batch: Sequence[Facts]) -> list[Match]:
@@ -264,9 +281,44 @@ def _pack(group: list[tuple[Condition, _Translation]]) -> list[list[tuple[Condit
     return shards
 
 
-def _usable(value: Any) -> bool:
-    """Present and JSON-representable: None, NaN and infinities are missing."""
-    return value is not None and (value.__class__ is not float or -math.inf < value < math.inf)
+INT64 = 2**63
+
+
+def _fact_value(value: Any) -> Any:
+    """The value as durable_rules can hold it, or None when it counts as missing.
+
+    None, NaN and infinities are missing; integers beyond 64 bits become floats.
+    """
+    if value is None:
+        return None
+    kind = value.__class__
+    if kind is float:
+        return value if -math.inf < value < math.inf else None
+    if kind is int and not -INT64 <= value < INT64:
+        return float(value)
+    return value
+
+
+# durable_rules' JSON reader accepts an exponent only after a decimal point: "1e-05" (how
+# Python writes 0.00001) is misread, and such a fact crashes the engine (segfault, verified
+# with 2.0.28). Numbers written that way are rewritten to "1.0e-05" before they reach it.
+_EXPONENT_PROBE = re.compile(r"\d[eE][+-]?\d")
+_JSON_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|(-?\d+(?:\.\d+)?)([eE][+-]?\d+)')
+
+
+def _fix_exponent(match: re.Match[str]) -> str:
+    mantissa = match.group(1)
+    if mantissa is None or "." in mantissa:
+        return match.group(0)
+    return f"{mantissa}.0{match.group(2)}"
+
+
+def durable_json(data: Any) -> str:
+    """JSON text durable_rules reads correctly (see above)."""
+    text = orjson.dumps(data).decode()
+    if _EXPONENT_PROBE.search(text):
+        text = _JSON_TOKEN.sub(_fix_exponent, text)
+    return text
 
 
 def _facts_for(
@@ -278,13 +330,15 @@ def _facts_for(
     annotation_paths = [(key, path) for key, path, _ in shard.row_keys]
     for item_index, item_facts in enumerate(batch):
         item = item_facts.item
-        base = {key: value for key, path in shard.item_keys if _usable(value := item.get(path))}
+        base = {
+            key: value for key, path in shard.item_keys if (value := _fact_value(item.get(path))) is not None
+        }
         if simple:  # the common case, kept free of per-row objects
             for row_index, row in enumerate(item_facts.annotations):
                 fact = dict(base)
                 for key, path in annotation_paths:
-                    value = row.get(path)
-                    if _usable(value):
+                    value = _fact_value(row.get(path))
+                    if value is not None:
                         fact[key] = value
                 fact["n"] = len(facts) % FACTS_PER_CALL
                 places.append((item_index, row_index))
@@ -307,12 +361,12 @@ def _facts_for(
         for place, env in rows:
             fact = dict(base)
             for key, path, field_scope in shard.row_keys:
-                value = env.lookup(field_scope, path)
-                if _usable(value):
+                value = _fact_value(env.lookup(field_scope, path))
+                if value is not None:
                     fact[key] = value
             for key, compute in shard.derived:
-                value = compute(env)
-                if _usable(value):
+                value = _fact_value(compute(env))
+                if value is not None:
                     fact[key] = value
             fact["n"] = len(facts) % FACTS_PER_CALL
             places.append((item_index, place))
@@ -326,7 +380,7 @@ def _run(handle: int, chunk: list[dict[str, Any]]) -> list[tuple[str, int]]:
     A batch in which some fact matches no rule returns code 1 ("not handled") from the C
     engine; the other facts are still matched, so that code is expected here.
     """
-    payload = orjson.dumps(chunk).decode()
+    payload = durable_json(chunk)
     _code, state = engine.assert_facts(handle, payload)
     out: list[tuple[str, int]] = []
     try:
