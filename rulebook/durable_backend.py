@@ -251,11 +251,12 @@ class DurableEvaluator:
     def evaluate(self, batch: Sequence[Facts]) -> list[Match]:
         found: set[Match] = set()
         for shard in self._shards:
-            places, facts = _facts_for(shard, batch)
-            for start in range(0, len(facts), FACTS_PER_CALL):
-                chunk = facts[start : start + FACTS_PER_CALL]
-                for rule_name, number in _run(shard.handle, chunk):
-                    item_index, row_index = places[start + number]
+            prepared = _facts_for(shard, batch)
+            for call, start in enumerate(range(0, len(prepared.facts), FACTS_PER_CALL)):
+                chunk = prepared.facts[start : start + FACTS_PER_CALL]
+                payload = durable_json(chunk, exponents=call in prepared.exponent_calls)
+                for rule_name, number in _run(shard.handle, payload):
+                    item_index, row_index = prepared.places[start + number]
                     found.add(Match(item_index, row_index, shard.conditions[rule_name]))
         return sorted(found, key=match_order)
 
@@ -283,6 +284,18 @@ def _pack(group: list[tuple[Condition, _Translation]]) -> list[list[tuple[Condit
 
 INT64 = 2**63
 
+# durable_rules' JSON reader accepts an exponent only after a decimal point: "1e-05" (how
+# Python writes 0.00001) is misread, and such a fact crashes the engine (segfault, verified
+# with 2.0.28). Python writes a float with an exponent when it is below 1e-4 or from 1e16 in
+# magnitude, and without a "." when its digits are a single one (1e-05, 2e-16, 1e+20);
+# batches holding such a value get those rewritten ("1.0e-05") before the engine sees them.
+_JSON_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|(-?\d+(?:\.\d+)?)([eE][+-]?\d+)')
+
+
+def _exponent_form(value: float) -> bool:
+    """Whether Python writes this float as digits + exponent with no "." (e.g. 1e-05)."""
+    return value != 0.0 and (-1e-4 < value < 1e-4 or not -1e16 < value < 1e16) and "." not in repr(value)
+
 
 def _fact_value(value: Any) -> Any:
     """The value as durable_rules can hold it, or None when it counts as missing.
@@ -299,13 +312,6 @@ def _fact_value(value: Any) -> Any:
     return value
 
 
-# durable_rules' JSON reader accepts an exponent only after a decimal point: "1e-05" (how
-# Python writes 0.00001) is misread, and such a fact crashes the engine (segfault, verified
-# with 2.0.28). Numbers written that way are rewritten to "1.0e-05" before they reach it.
-_EXPONENT_PROBE = re.compile(r"\d[eE][+-]?\d")
-_JSON_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|(-?\d+(?:\.\d+)?)([eE][+-]?\d+)')
-
-
 def _fix_exponent(match: re.Match[str]) -> str:
     mantissa = match.group(1)
     if mantissa is None or "." in mantissa:
@@ -313,36 +319,63 @@ def _fix_exponent(match: re.Match[str]) -> str:
     return f"{mantissa}.0{match.group(2)}"
 
 
-def durable_json(data: Any) -> str:
-    """JSON text durable_rules reads correctly (see above)."""
+def durable_json(data: Any, exponents: bool = True) -> str:
+    """JSON text durable_rules reads correctly; ``exponents=False`` promises no such floats."""
     text = orjson.dumps(data).decode()
-    if _EXPONENT_PROBE.search(text):
+    if exponents:
         text = _JSON_TOKEN.sub(_fix_exponent, text)
     return text
 
 
-def _facts_for(
-    shard: _Shard, batch: Sequence[Facts]
-) -> tuple[list[tuple[int, int | None]], list[dict[str, Any]]]:
-    places: list[tuple[int, int | None]] = []
-    facts: list[dict[str, Any]] = []
+class _Batch:
+    """Facts for one shard, with the engine calls (of FACTS_PER_CALL facts) needing the fix."""
+
+    def __init__(self) -> None:
+        self.places: list[tuple[int, int | None]] = []
+        self.facts: list[dict[str, Any]] = []
+        self.exponent_calls: set[int] = set()
+
+    def add(self, fact: dict[str, Any], place: tuple[int, int | None], exponent: bool) -> None:
+        fact["n"] = len(self.facts) % FACTS_PER_CALL
+        if exponent:
+            self.exponent_calls.add(len(self.facts) // FACTS_PER_CALL)
+        self.places.append(place)
+        self.facts.append(fact)
+
+
+def _facts_for(shard: _Shard, batch: Sequence[Facts]) -> _Batch:
+    out = _Batch()
     simple = shard.scope == "annotation" and not shard.derived
     annotation_paths = [(key, path) for key, path, _ in shard.row_keys]
+    inf = math.inf
     for item_index, item_facts in enumerate(batch):
         item = item_facts.item
-        base = {
-            key: value for key, path in shard.item_keys if (value := _fact_value(item.get(path))) is not None
-        }
-        if simple:  # the common case, kept free of per-row objects
+        base: dict[str, Any] = {}
+        base_exponent = False
+        for key, path in shard.item_keys:
+            value = _fact_value(item.get(path))
+            if value is not None:
+                base[key] = value
+                base_exponent = base_exponent or (value.__class__ is float and _exponent_form(value))
+        if simple:  # the hot path: one fact per annotation, inlined checks
             for row_index, row in enumerate(item_facts.annotations):
                 fact = dict(base)
+                exponent = base_exponent
                 for key, path in annotation_paths:
-                    value = _fact_value(row.get(path))
-                    if value is not None:
-                        fact[key] = value
-                fact["n"] = len(facts) % FACTS_PER_CALL
-                places.append((item_index, row_index))
-                facts.append(fact)
+                    value = row.get(path)
+                    if value is None:
+                        continue
+                    kind = value.__class__
+                    if kind is float:
+                        if not -inf < value < inf:
+                            continue
+                        if value != 0.0 and (-1e-4 < value < 1e-4 or not -1e16 < value < 1e16):
+                            exponent = exponent or "." not in repr(value)
+                    elif kind is int and not -INT64 <= value < INT64:
+                        value = float(value)
+                        exponent = exponent or _exponent_form(value)
+                    fact[key] = value
+                out.add(fact, (item_index, row_index), exponent)
             continue
         cache: dict[int, Any] = {}
         rows: list[tuple[int | None, Env]]
@@ -360,27 +393,24 @@ def _facts_for(
                 rows.append((i, Env(item, ann, row, item_facts.annotations, cache)))
         for place, env in rows:
             fact = dict(base)
-            for key, path, field_scope in shard.row_keys:
-                value = _fact_value(env.lookup(field_scope, path))
+            exponent = base_exponent
+            values = [(key, env.lookup(scope, path)) for key, path, scope in shard.row_keys]
+            values += [(key, compute(env)) for key, compute in shard.derived]
+            for key, raw in values:
+                value = _fact_value(raw)
                 if value is not None:
                     fact[key] = value
-            for key, compute in shard.derived:
-                value = _fact_value(compute(env))
-                if value is not None:
-                    fact[key] = value
-            fact["n"] = len(facts) % FACTS_PER_CALL
-            places.append((item_index, place))
-            facts.append(fact)
-    return places, facts
+                    exponent = exponent or (value.__class__ is float and _exponent_form(value))
+            out.add(fact, (item_index, place), exponent)
+    return out
 
 
-def _run(handle: int, chunk: list[dict[str, Any]]) -> list[tuple[str, int]]:
+def _run(handle: int, payload: str) -> list[tuple[str, int]]:
     """Assert a batch of facts, collect every (rule, fact number) match, retract the batch.
 
     A batch in which some fact matches no rule returns code 1 ("not handled") from the C
     engine; the other facts are still matched, so that code is expected here.
     """
-    payload = durable_json(chunk)
     _code, state = engine.assert_facts(handle, payload)
     out: list[tuple[str, int]] = []
     try:
