@@ -53,27 +53,12 @@ def report_error(exc: LabelgateError) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: usage errors are typer's; domain errors are one line."""
     try:
-        app(standalone_mode=False)
+        app()
     except LabelgateError as exc:
         report_error(exc)
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        from click.exceptions import ClickException, UsageError
-
-        if isinstance(exc, UsageError | ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":
