@@ -1,0 +1,1 @@
+"""Run orchestration, the DuckDB store (the only writer), queries."""
