@@ -123,9 +123,7 @@ def export_command(
     run: str = typer.Argument(..., help="Run id, a unique prefix of it, or 'latest'."),
     out_file: Path = typer.Option(..., "--out", "-o", help="File to write."),
     db: Path = DB_OPT,
-    format: str = typer.Option(
-        None, "--format", help=f"One of {', '.join(FORMATS)}; default from --out's extension."
-    ),
+    format: str = typer.Option(None, "--format", help=f"One of {', '.join(FORMATS)}; default from --out's extension."),
     table: str = typer.Option("findings", "--table", help=f"What to export: {', '.join(TABLES)}."),
 ) -> None:
     """Export a run's findings (or another table) to CSV, Parquet or JSONL.

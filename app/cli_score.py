@@ -84,8 +84,7 @@ def demo(
         f"labelgate runs --db {database}",
         f"labelgate findings {summary.run_id} --db {database}",
         f"labelgate findings {summary.run_id} --db {database} --json",
-        f"labelgate export {summary.run_id} --db {database} --format parquet "
-        f"--out {out_dir / 'findings.parquet'}",
+        f"labelgate export {summary.run_id} --db {database} --format parquet --out {out_dir / 'findings.parquet'}",
         f"labelgate score {dataset.coco} --rulebook {rulebook} --db {database}",
     ):
         out.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)

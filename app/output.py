@@ -85,9 +85,7 @@ def emit(
 ) -> None:
     """Print ``frame`` in the requested style."""
     if style is Style.json:
-        sys.stdout.write(
-            json.dumps(records(frame, json_columns), default=str, indent=2, ensure_ascii=False) + "\n"
-        )
+        sys.stdout.write(json.dumps(records(frame, json_columns), default=str, indent=2, ensure_ascii=False) + "\n")
         return
     if style is Style.nl:
         for row in records(frame, json_columns):

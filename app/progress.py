@@ -24,9 +24,7 @@ def run_progress(quiet: bool) -> Iterator[Callable[[ChunkCounts], None] | None]:
         return
     totals = {"items": 0, "annotations": 0, "findings": 0}
     started = time.perf_counter()
-    bar = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
-    )
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True)
     task = bar.add_task("scoring", total=None)
     live = False
 

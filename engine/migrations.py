@@ -161,9 +161,7 @@ def pending(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply every pending migration, each in its own transaction; returns their names."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP)"
-    )
+    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP)")
     done = applied(con)
     ran: list[str] = []
     for name, apply in MIGRATIONS:

@@ -57,9 +57,7 @@ class Store:
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 0.04)
             except duckdb.Error as exc:
-                raise StoreError(
-                    f"{self.path}: not a usable DuckDB database ({str(exc).splitlines()[0]})"
-                ) from None
+                raise StoreError(f"{self.path}: not a usable DuckDB database ({str(exc).splitlines()[0]})") from None
 
     def open_migrated(self) -> duckdb.DuckDBPyConnection:
         """A read-write connection to a database whose schema is up to date."""
@@ -93,9 +91,7 @@ class Store:
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived connection for queries; the file must exist."""
         if not self.path.exists():
-            raise StoreError(
-                f"{self.path}: no such database: run `labelgate score ... --db {self.path}` first"
-            )
+            raise StoreError(f"{self.path}: no such database: run `labelgate score ... --db {self.path}` first")
         con = self._connect(read_only=False)
         try:
             key = str(self.path.resolve())

@@ -127,8 +127,7 @@ def write_chunk(
         )
     }
     escal: dict[str, list[Any]] = {
-        k: []
-        for k in ("run_id", "item_id", "annotation_id", "check_id", "reason", "evidence", "escalated_at")
+        k: [] for k in ("run_id", "item_id", "annotation_id", "check_id", "reason", "evidence", "escalated_at")
     }
 
     for offset, result in enumerate(scored):
@@ -190,10 +189,7 @@ def write_chunk(
         scores["penalty_total"].append(sum(f.penalty for f in result.findings))
         scores["review_reasons"].append(
             to_json(
-                [
-                    {"check_id": r.check_id, "reason": r.reason, "annotation_id": r.annotation_id}
-                    for r in result.reasons
-                ]
+                [{"check_id": r.check_id, "reason": r.reason, "annotation_id": r.annotation_id} for r in result.reasons]
             )
             if result.reasons
             else None

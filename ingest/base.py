@@ -76,16 +76,12 @@ def open_dataset(path: str | Path, format: str = "auto") -> DatasetReader:
     if format != "auto":
         reader = READERS.get(format)
         if reader is None:
-            raise DatasetError(
-                f"{target}: unknown format {format!r}: use one of auto, {', '.join(sorted(READERS))}"
-            )
+            raise DatasetError(f"{target}: unknown format {format!r}: use one of auto, {', '.join(sorted(READERS))}")
         return reader(target)
     matches = [r for r in READERS.values() if r.sniff(target)]
     if len(matches) == 1:
         return matches[0](target)
     if not matches:
-        raise DatasetError(
-            f"{target}: cannot tell the dataset format: pass --format ({', '.join(sorted(READERS))})"
-        )
+        raise DatasetError(f"{target}: cannot tell the dataset format: pass --format ({', '.join(sorted(READERS))})")
     names = ", ".join(sorted(r.format for r in matches))
     raise DatasetError(f"{target}: looks like several formats ({names}): pass --format")

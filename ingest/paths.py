@@ -28,9 +28,7 @@ class DatasetRoot:
             or PureWindowsPath(relative).is_absolute()
             or (PureWindowsPath(relative).drive)
         ):
-            raise UnsafePath(
-                f"absolute path {relative!r} is not allowed: paths must be relative to the dataset"
-            )
+            raise UnsafePath(f"absolute path {relative!r} is not allowed: paths must be relative to the dataset")
         parts = PurePosixPath(relative.replace("\\", "/")).parts
         if ".." in parts:
             raise UnsafePath(f"path {relative!r} climbs out of the dataset with '..'")

@@ -98,9 +98,7 @@ def generate(out: str | Path, spec: SyntheticSpec | None = None) -> SyntheticDat
     root = Path(out)
     (root / "images").mkdir(parents=True, exist_ok=True)
     labels = list(CLASSES)
-    categories = [
-        {"id": i + 1, "name": name, "supercategory": CLASSES[name]["group"]} for i, name in enumerate(labels)
-    ]
+    categories = [{"id": i + 1, "name": name, "supercategory": CLASSES[name]["group"]} for i, name in enumerate(labels)]
     categories.append({"id": len(labels) + 1, "name": "van", "supercategory": "vehicle"})
     cat_id = {c["name"]: c["id"] for c in categories}
     images: list[dict[str, Any]] = []
@@ -245,18 +243,14 @@ def _draw(path: Path, spec: SyntheticSpec, objects: list[dict[str, Any]], rng: r
     horizon = int(spec.height * 0.3)
     draw.rectangle([0, horizon, spec.width, spec.height], fill=(88, 88, 92))
     for lane in range(0, spec.width, 80):
-        draw.rectangle(
-            [lane, int(spec.height * 0.75), lane + 40, int(spec.height * 0.75) + 4], fill=(230, 230, 230)
-        )
+        draw.rectangle([lane, int(spec.height * 0.75), lane + 40, int(spec.height * 0.75) + 4], fill=(230, 230, 230))
     for obj in sorted(objects, key=lambda o: o["box"][1] + o["box"][3]):
         x, y, w, h = obj["box"]
         info = CLASSES[obj["label"]]
         color = info["color"]
         group = info["group"]
         if group == "vehicle":
-            draw.rounded_rectangle(
-                [x, y + h * 0.25, x + w, y + h * 0.85], radius=max(2, int(h * 0.1)), fill=color
-            )
+            draw.rounded_rectangle([x, y + h * 0.25, x + w, y + h * 0.85], radius=max(2, int(h * 0.1)), fill=color)
             draw.rectangle([x + w * 0.2, y, x + w * 0.75, y + h * 0.3], fill=color)
             draw.rectangle([x + w * 0.25, y + h * 0.05, x + w * 0.7, y + h * 0.25], fill=(200, 220, 240))
             r = h * 0.15
@@ -270,9 +264,7 @@ def _draw(path: Path, spec: SyntheticSpec, objects: list[dict[str, Any]], rng: r
         elif group == "cycle":
             r = h * 0.3
             for cx in (x + r, x + w - r):
-                draw.ellipse(
-                    [cx - r, y + h - 2 * r, cx + r, y + h], outline=(20, 20, 20), width=max(2, int(h * 0.06))
-                )
+                draw.ellipse([cx - r, y + h - 2 * r, cx + r, y + h], outline=(20, 20, 20), width=max(2, int(h * 0.06)))
             draw.line(
                 [x + r, y + h - r, x + w * 0.5, y + h * 0.35, x + w - r, y + h - r],
                 fill=color,

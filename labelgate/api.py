@@ -83,7 +83,5 @@ def findings(run: str, db: str | Path) -> pd.DataFrame:
     return open_run(run, db).findings()
 
 
-def export(
-    run: str, db: str | Path, out: str | Path, *, format: str | None = None, table: str = "findings"
-) -> Path:
+def export(run: str, db: str | Path, out: str | Path, *, format: str | None = None, table: str = "findings") -> Path:
     return _export(db, run, out, format=format, table=table)[1]

@@ -244,9 +244,7 @@ def compile_rulebook(
         template = compiler.template(rule, index, condition, vocabulary)
         if rule.status != "active":
             continue
-        penalty = (
-            rule.penalty if rule.penalty is not None else rulebook.scoring.penalty.get(rule.severity, 0.0)
-        )
+        penalty = rule.penalty if rule.penalty is not None else rulebook.scoring.penalty.get(rule.severity, 0.0)
         rule_locs.append(("rules", index, "when"))
         rules.append(
             CompiledRule(
@@ -263,9 +261,7 @@ def compile_rulebook(
         out: list[CompiledCheck] = []
         for index, check in enumerate(items):
             name = check.id or f"{section}[{index}]"
-            compiled = compiler.condition(
-                len(out), name, check.when, (*_section_loc(section), index, "when"), vocab
-            )
+            compiled = compiler.condition(len(out), name, check.when, (*_section_loc(section), index, "when"), vocab)
             if compiled is None:
                 continue
             condition, expr = compiled

@@ -78,10 +78,7 @@ def envs(facts: Facts, scope: Scope, cache: dict[int, Any]) -> list[tuple[int | 
     if scope == "item":
         return [(None, Env(facts.item, EMPTY, EMPTY, facts.annotations, cache))]
     if scope == "annotation":
-        return [
-            (i, Env(facts.item, row, EMPTY, facts.annotations, cache))
-            for i, row in enumerate(facts.annotations)
-        ]
+        return [(i, Env(facts.item, row, EMPTY, facts.annotations, cache)) for i, row in enumerate(facts.annotations)]
     out: list[tuple[int | None, Env]] = []
     for i, (ann_index, row) in enumerate(facts.findings):
         ann = facts.annotations[ann_index] if ann_index is not None else EMPTY

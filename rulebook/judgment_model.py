@@ -33,9 +33,7 @@ def judgment_model(rulebook: Rulebook) -> type[JudgmentBase] | None:
     """The judgment model for this rulebook, or None when it asks no judgments."""
     if rulebook.judgments is None:
         return None
-    fields = {
-        name: _field(spec, rulebook.taxonomy.labels) for name, spec in rulebook.judgments.fields.items()
-    }
+    fields = {name: _field(spec, rulebook.taxonomy.labels) for name, spec in rulebook.judgments.fields.items()}
     name = "".join(part.capitalize() for part in rulebook.rulebook.replace("-", "_").split("_"))
     model: type[JudgmentBase] = create_model(  # type: ignore[call-overload]
         f"{name}Judgment", __base__=JudgmentBase, **fields

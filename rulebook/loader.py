@@ -133,8 +133,7 @@ def _iter_validation_problems(exc: ValidationError, positions: Positions) -> Ite
         if kind == "extra_forbidden":
             yield positions.problem(
                 loc,
-                f"unknown key {str(loc[-1])!r} in {_loc_str(loc[:-1]) or 'rulebook'}: "
-                "remove it or check its spelling",
+                f"unknown key {str(loc[-1])!r} in {_loc_str(loc[:-1]) or 'rulebook'}: remove it or check its spelling",
                 key=True,
             )
         elif kind == "missing":
@@ -163,23 +162,35 @@ def parse_yaml(source: str, file: str) -> tuple[Any, Positions]:
             ]
         ) from None
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        reason = (exc.problem or exc.context or "invalid YAML").strip()
-        if exc.context and exc.context_mark and exc.problem:
-            reason += f" ({exc.context.strip()} that starts on line {exc.context_mark.line + 1})"
-        raise RulebookError(
-            [
-                RulebookProblem(
-                    file,
-                    mark.line + 1 if mark else None,
-                    mark.column + 1 if mark else None,
-                    f"YAML syntax error: {reason}",
-                )
-            ]
-        ) from None
+        raise RulebookError([_syntax_problem(exc, file)]) from None
     positions = Positions(file)
     positions.record(tree, (), source)
     return _plain(tree), positions
+
+
+def _syntax_problem(exc: MarkedYAMLError, file: str) -> RulebookProblem:
+    """Locate a YAML syntax error where the author must look.
+
+    An unclosed bracket or quote is noticed lines later; the place it was opened (the
+    "context") is where the fix goes, so that is reported. Other errors point where the
+    parser stopped.
+    """
+    problem = (exc.problem or "").strip()
+    context = (exc.context or "").strip()
+    opened = context.startswith(("while parsing a flow", "while scanning a quoted", "while scanning a simple key"))
+    mark = exc.context_mark if opened and exc.context_mark else (exc.problem_mark or exc.context_mark)
+    reason = problem or context or "invalid YAML"
+    if context and problem:
+        other = exc.problem_mark if mark is exc.context_mark else exc.context_mark
+        where = (
+            f"noticed on line {other.line + 1}"
+            if mark is exc.context_mark and other
+            else (f"that starts on line {other.line + 1}" if other else "")
+        )
+        reason += f" ({context} {where})".replace("  ", " ").replace(" )", ")")
+    if mark is None:
+        return RulebookProblem(file, None, None, f"YAML syntax error: {reason}")
+    return RulebookProblem(file, mark.line + 1, mark.column + 1, f"YAML syntax error: {reason}")
 
 
 def load_text(source: str, file: str = "<rulebook>") -> LoadedRulebook:
@@ -203,9 +214,7 @@ def load_file(path: str | Path) -> LoadedRulebook:
     try:
         source = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RulebookError(
-            [RulebookProblem(file, None, None, "rulebook file not found: check the path")]
-        ) from None
+        raise RulebookError([RulebookProblem(file, None, None, "rulebook file not found: check the path")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RulebookError(
             [

@@ -71,9 +71,7 @@ def parse_template(text: str, known: Callable[[str], bool]) -> Template:
             fields.append(name)
     stray = _stray_brace(text[position:])
     if stray is not None:
-        raise TemplateError(
-            "bad placeholder: write {namespace.field} or {namespace.field:.2f}", position + stray
-        )
+        raise TemplateError("bad placeholder: write {namespace.field} or {namespace.field:.2f}", position + stray)
     return Template(text, tuple(fields))
 
 

@@ -76,12 +76,8 @@ class Vocabulary:
 def structural_fields(applies_to: str) -> list[FieldSpec]:
     """Fields every item of this kind has, filled straight from the dataset record."""
     fields = [
-        FieldSpec(
-            "item.id", "string", "item", "the item's own id (image file name or text id)", owner="structure"
-        ),
-        FieldSpec(
-            "item.annotation_count", "number", "item", "number of annotations on the item", owner="structure"
-        ),
+        FieldSpec("item.id", "string", "item", "the item's own id (image file name or text id)", owner="structure"),
+        FieldSpec("item.annotation_count", "number", "item", "number of annotations on the item", owner="structure"),
         FieldSpec(
             "annotation.id",
             "string",
@@ -108,9 +104,7 @@ def structural_fields(applies_to: str) -> list[FieldSpec]:
         ]
     if applies_to == "text_spans":
         fields += [
-            FieldSpec(
-                "annotation.start", "number", "annotation", "span start (character offset)", owner="structure"
-            ),
+            FieldSpec("annotation.start", "number", "annotation", "span start (character offset)", owner="structure"),
             FieldSpec(
                 "annotation.end",
                 "number",
@@ -153,9 +147,7 @@ def rulebook_fields(rb: Rulebook) -> list[FieldSpec]:
                 else (tuple(spec.values) if spec.values else None)
             )
             jtype: FieldType = {"bool": "bool", "number": "number"}.get(spec.type, "string")  # type: ignore[assignment]
-            fields.append(
-                FieldSpec(f"judgment.{name}", jtype, scope, spec.question, values, owner="judgment")
-            )
+            fields.append(FieldSpec(f"judgment.{name}", jtype, scope, spec.question, values, owner="judgment"))
     return fields
 
 
@@ -167,12 +159,8 @@ def oversight_fields(rb: Rulebook) -> list[FieldSpec]:
         FieldSpec("score.value", "number", "item", "the item's score", owner="score"),
         FieldSpec("score.passed", "bool", "item", "whether the score passes", owner="score"),
         FieldSpec("score.findings", "number", "item", "number of findings on the item", owner="score"),
-        FieldSpec(
-            "finding.rule_id", "string", "finding", "id of the rule that fired", rule_ids, owner="finding"
-        ),
-        FieldSpec(
-            "finding.severity", "string", "finding", "severity of the finding", severities, owner="finding"
-        ),
+        FieldSpec("finding.rule_id", "string", "finding", "id of the rule that fired", rule_ids, owner="finding"),
+        FieldSpec("finding.severity", "string", "finding", "severity of the finding", severities, owner="finding"),
         FieldSpec("finding.penalty", "number", "finding", "penalty the finding cost", owner="finding"),
     ]
 

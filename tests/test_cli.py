@@ -85,9 +85,7 @@ def test_missing_dataset_fails_cleanly_and_writes_nothing(tmp_path: Path) -> Non
     db = tmp_path / "runs.duckdb"
     result = run_cli("score", tmp_path / "nope.json", "--rulebook", rules, "--db", db)
     assert result.code == 1
-    assert result.stderr.strip().splitlines() == [
-        f"error: {tmp_path / 'nope.json'}: dataset not found: check the path"
-    ]
+    assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope.json'}: dataset not found: check the path"]
     assert not db.exists()
 
 

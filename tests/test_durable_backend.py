@@ -74,9 +74,7 @@ def test_exponent_numbers_and_huge_integers() -> None:
 
 
 def test_reference_to_a_missing_field_is_false() -> None:
-    got = both(
-        ["box.w == box.h", "box.w < box.h + 1"], [Facts({}, [{"box.w": 0.0}, {"box.w": 1.0, "box.h": 1.0}])]
-    )
+    got = both(["box.w == box.h", "box.w < box.h + 1"], [Facts({}, [{"box.w": 0.0}, {"box.w": 1.0, "box.h": 1.0}])])
     assert got == [Match(0, 1, 0), Match(0, 1, 1)]
 
 

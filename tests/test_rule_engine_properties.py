@@ -50,9 +50,7 @@ num_leaf = st.one_of(st.sampled_from(NUM_FIELDS), NUMBERS.map(_num))
 
 def num_expr(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return st.one_of(
-        st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(
-            lambda t: f"({t[0]} {t[1]} {t[2]})"
-        ),
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
         inner.map(lambda x: f"abs({x})"),
         st.tuples(inner, inner).map(lambda t: f"min({t[0]}, {t[1]})"),
         st.sampled_from(STR_FIELDS).map(lambda f: f"len({f})"),
@@ -63,9 +61,9 @@ numbers = st.recursive(num_leaf, num_expr, max_leaves=4)
 
 atoms = st.one_of(
     st.tuples(numbers, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), numbers).map(" ".join),
-    st.tuples(
-        st.sampled_from(STR_FIELDS), st.sampled_from(["==", "!="]), st.sampled_from(WORDS).map(repr)
-    ).map(" ".join),
+    st.tuples(st.sampled_from(STR_FIELDS), st.sampled_from(["==", "!="]), st.sampled_from(WORDS).map(repr)).map(
+        " ".join
+    ),
     st.tuples(
         st.sampled_from(STR_FIELDS),
         st.sampled_from(["in", "not in"]),
@@ -76,9 +74,7 @@ atoms = st.one_of(
     st.sampled_from(NUM_FIELDS + STR_FIELDS + ["annotation.flag"]).flatmap(
         lambda f: st.sampled_from([f"missing({f})", f"present({f})"])
     ),
-    st.sampled_from(
-        ["count(annotation.label == 'car') > 1", "count() >= 2", "count(box.a > box.b) == item.n"]
-    ),
+    st.sampled_from(["count(annotation.label == 'car') > 1", "count() >= 2", "count(box.a > box.b) == item.n"]),
 )
 
 

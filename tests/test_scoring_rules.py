@@ -109,3 +109,42 @@ scoring:"""
     row = run.findings().iloc[0]
     assert row.message == "three.jpg has too many cars"
     assert json.loads(row.evidence) == {"count(annotation.label == 'car')": 3}
+
+
+def test_rules_needing_a_missing_judgment_send_the_item_to_review(tmp_path: Path, db: Path) -> None:
+    head, scoring = MINIMAL_RULEBOOK.split("rules:\n")
+    judged = (
+        head
+        + """judgments:
+  per: annotation
+  fields:
+    box_fit: {type: enum, values: [tight, loose], question: Is the box tight?}
+rules:
+  - id: FIT-001
+    clause: "5.1 boxes are tight"
+    when: judgment.box_fit == "loose"
+    severity: major
+"""
+        + scoring
+    )
+    rules = write_rulebook(tmp_path, judged)
+    data = coco([image(1, "ok.jpg"), image(2, "bad.jpg")], [box(1, 1, [0, 0, 10, 10]), box(2, 2, [0, 0, 0, 10])])
+    run = labelgate.score(write_coco(tmp_path / "d", data), rulebook=rules, db=db)
+    scores = run.scores().set_index("item_id")
+    assert list(scores.decision) == ["review", "review"]
+    reasons = json.loads(scores.loc["ok.jpg", "review_reasons"])
+    assert reasons == [
+        {
+            "check_id": "judgment-unavailable",
+            "reason": "rules FIT-001 need a judgment that was not obtained: no judge model configured for this run",
+            "annotation_id": None,
+        }
+    ]
+    assert scores.loc["bad.jpg", "score"] == 0  # the deterministic finding still counts
+    with duckdb.connect(str(db)) as con:
+        escalations = con.execute("SELECT item_id, check_id, escalated_at FROM escalations ORDER BY item_id").fetchall()
+    assert [(e[0], e[1]) for e in escalations] == [
+        ("bad.jpg", "judgment-unavailable"),
+        ("ok.jpg", "judgment-unavailable"),
+    ]
+    assert all(e[2] is not None for e in escalations)

@@ -110,9 +110,7 @@ class CocoReader(DatasetReader):
                 if image_id is not None and image_id not in images:
                     bad_images.setdefault(image_id, problem)
                 pending.append(
-                    Quarantined(
-                        name, locator, problem, "item", item_id=_file_name(record), raw=snippet(record)
-                    )
+                    Quarantined(name, locator, problem, "item", item_id=_file_name(record), raw=snippet(record))
                 )
                 continue
             assert item is not None
@@ -185,9 +183,7 @@ class CocoReader(DatasetReader):
         if not (_number(width) and _number(height) and width > 0 and height > 0):
             size = self._size_from_file(file_name)
             if size is None:
-                return (
-                    f"image {image_id} has no valid width/height and its file cannot be read to measure them"
-                ), None
+                return (f"image {image_id} has no valid width/height and its file cannot be read to measure them"), None
             width, height = size
         assert isinstance(width, int | float) and isinstance(height, int | float)
         attributes: dict[str, Any] = {"coco_image_id": image_id}

@@ -93,11 +93,7 @@ class _Converter:
             return Not(self.convert(node.operand), self.pos(node))
         if isinstance(node.op, ast.USub):
             inner = self.convert(node.operand)
-            if (
-                isinstance(inner, Const)
-                and isinstance(inner.value, int | float)
-                and not isinstance(inner.value, bool)
-            ):
+            if isinstance(inner, Const) and isinstance(inner.value, int | float) and not isinstance(inner.value, bool):
                 return Const(-inner.value, self.pos(node))
             return Arith("-", Const(0, self.pos(node)), inner, self.pos(node))
         if isinstance(node.op, ast.UAdd):

@@ -69,9 +69,7 @@ class TypeChecker:
         if isinstance(expr, Field):
             spec = self.vocabulary.get(expr.path)
             if spec is None:
-                raise ExprError(
-                    f"unknown field {expr.path!r}: {self.vocabulary.suggest(expr.path)}", expr.pos
-                )
+                raise ExprError(f"unknown field {expr.path!r}: {self.vocabulary.suggest(expr.path)}", expr.pos)
             return Checked(spec.type, spec.scope)
         if isinstance(expr, Const):
             return Checked(_const_type(expr.value), "item")
@@ -92,9 +90,7 @@ class TypeChecker:
                 checked = self.check(item)
                 if checked.type != "bool":
                     word = "and" if isinstance(expr, And) else "or"
-                    raise ExprError(
-                        f"'{word}' needs true/false on both sides, got a {checked.type}", item.pos
-                    )
+                    raise ExprError(f"'{word}' needs true/false on both sides, got a {checked.type}", item.pos)
                 scope = _max_scope(scope, checked.scope)
             return Checked("bool", scope)
         if isinstance(expr, Not):
@@ -118,16 +114,13 @@ class TypeChecker:
     def _compare(self, expr: Compare) -> Checked:
         for side in (expr.left, expr.right):
             if isinstance(side, Compare | In | And | Or | Not | Presence):
-                raise ExprError(
-                    "compare values, not conditions: combine conditions with and/or/not", side.pos
-                )
+                raise ExprError("compare values, not conditions: combine conditions with and/or/not", side.pos)
         left, right = self.check(expr.left), self.check(expr.right)
         if left.type.startswith("list") or right.type.startswith("list"):
             raise ExprError("compare a list with 'in', not with " + expr.op, expr.pos)
         if left.type != right.type:
             raise ExprError(
-                f"cannot compare a {left.type} with a {right.type} ({_side(expr.left)} {expr.op} "
-                f"{_side(expr.right)})",
+                f"cannot compare a {left.type} with a {right.type} ({_side(expr.left)} {expr.op} {_side(expr.right)})",
                 expr.right.pos if isinstance(expr.right, Const) else expr.pos,
             )
         if expr.op not in ("==", "!=") and left.type != "number":

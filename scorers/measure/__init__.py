@@ -82,9 +82,7 @@ def structure_rows(item: Item, ctx: MeasureContext) -> tuple[Row, list[Row]]:
     return item_row, rows
 
 
-def measure_item(
-    item: Item, ctx: MeasureContext, measurements: Iterable[Measurement]
-) -> tuple[Row, list[Row]]:
+def measure_item(item: Item, ctx: MeasureContext, measurements: Iterable[Measurement]) -> tuple[Row, list[Row]]:
     """The item's row and its annotations' rows with every measurement filled in."""
     item_row, rows = structure_rows(item, ctx)
     for measurement in measurements:

@@ -15,13 +15,9 @@ class LabelTaxonomy(Measurement):
     applies_to = frozenset({"image_boxes", "text_classification", "text_spans"})
     fields: ClassVar[tuple[FieldSpec, ...]] = (
         FieldSpec("label.in_taxonomy", "bool", "annotation", "the label is one of the taxonomy's labels"),
-        FieldSpec(
-            "label.is_alias", "bool", "annotation", "the label is a declared alias of a taxonomy label"
-        ),
+        FieldSpec("label.is_alias", "bool", "annotation", "the label is a declared alias of a taxonomy label"),
         FieldSpec("label.canonical", "string", "annotation", "the taxonomy label after resolving aliases"),
-        FieldSpec(
-            "label.parent", "string", "annotation", "the label's parent group, if the taxonomy has one"
-        ),
+        FieldSpec("label.parent", "string", "annotation", "the label's parent group, if the taxonomy has one"),
         FieldSpec("item.distinct_labels", "number", "item", "number of distinct labels on the item"),
     )
 
