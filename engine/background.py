@@ -1,9 +1,10 @@
-"""A background thread that commits scored chunks while the next chunk is being scored.
+"""One thread owns the run's DuckDB write connection; everything else hands it work.
 
-DuckDB releases the GIL while it inserts, commits and checkpoints, so writing on a second
-thread overlaps the database work with the (GIL-bound) scoring of the next chunk: on two
-cores this is worth about a third of the wall time of the deterministic path. The queue is
-bounded, so memory stays at a couple of chunks; the first write error stops the run.
+DuckDB releases the GIL while it inserts, commits and checkpoints, so running the database
+work on its own thread overlaps it with the (GIL-bound) scoring of the next chunk: on two
+cores this is worth about a third of the wall time of the deterministic path. Model runs also
+send it attempt logs and response-cache lookups. Work runs in submission order, each piece in
+its own transaction; the queue is bounded so memory stays small; the first error stops the run.
 """
 
 from __future__ import annotations
@@ -12,69 +13,50 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import duckdb
 
 from engine.scoring import ScoredItem
 from engine.store import Store
 from engine.writer import ChunkCounts, write_chunk
 from ingest.model import Quarantined
 
-
-@dataclass
-class _Chunk:
-    number: int
-    first_seq: int
-    scored: Sequence[ScoredItem]
-    quarantined: Sequence[Quarantined]
-
-
+T = TypeVar("T")
+Work = Callable[[duckdb.DuckDBPyConnection], Any]
 _STOP = object()
 
 
-class BackgroundWriter:
-    """Commits chunks in submission order on its own thread; ``on_commit`` runs after each."""
+class DatabaseThread:
+    """Runs database work on a dedicated thread, in order, one transaction per piece."""
 
-    def __init__(
-        self,
-        store: Store,
-        run_id: str,
-        on_commit: Callable[[ChunkCounts], None],
-        depth: int = 2,
-        item_fields: Sequence[str] = (),
-        annotation_fields: Sequence[str] = (),
-    ) -> None:
-        self.run_id = run_id
-        self.item_fields = item_fields
-        self.annotation_fields = annotation_fields
-        self.on_commit = on_commit
+    def __init__(self, store: Store, depth: int = 4) -> None:
         self.seconds = 0.0
         self._session = store.session()
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name="labelgate-writer", daemon=True)
+        self._thread = threading.Thread(target=self._work, name="labelgate-db", daemon=True)
         self._thread.start()
 
     def _work(self) -> None:
         try:
             while True:
-                chunk = self._queue.get()
-                if chunk is _STOP:
+                entry = self._queue.get()
+                if entry is _STOP:
                     break
-                assert isinstance(chunk, _Chunk)
+                assert isinstance(entry, tuple)
+                work: Work = entry[0]
+                future: Future[Any] = entry[1]
                 started = time.perf_counter()
-                with self._session.transaction() as con:
-                    counts = write_chunk(
-                        con,
-                        self.run_id,
-                        chunk.number,
-                        chunk.first_seq,
-                        chunk.scored,
-                        chunk.quarantined,
-                        self.item_fields,
-                        self.annotation_fields,
-                    )
+                try:
+                    with self._session.transaction() as con:
+                        result = work(con)
+                except BaseException as exc:
+                    future.set_exception(exc)
+                    raise
                 self.seconds += time.perf_counter() - started
-                self.on_commit(counts)
+                future.set_result(result)
         except BaseException as exc:  # handed to the submitting thread
             self._error = exc
         finally:
@@ -82,26 +64,24 @@ class BackgroundWriter:
             self._session.release()
             self.seconds += time.perf_counter() - started
 
-    def _check(self) -> None:
+    def check(self) -> None:
         if self._error is not None:
             raise self._error
 
-    def submit(
-        self, number: int, first_seq: int, scored: Sequence[ScoredItem], quarantined: Sequence[Quarantined]
-    ) -> None:
-        chunk = _Chunk(number, first_seq, scored, quarantined)
+    def submit(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> Future[T]:
+        future: Future[T] = Future()
         while True:
-            self._check()
+            self.check()
             try:
-                self._queue.put(chunk, timeout=0.2)
-                return
+                self._queue.put((work, future), timeout=0.2)
+                return future
             except queue.Full:
                 if not self._thread.is_alive():
-                    self._check()
-                    raise RuntimeError("the writer thread stopped unexpectedly") from None
+                    self.check()
+                    raise RuntimeError("the database thread stopped unexpectedly") from None
 
     def close(self) -> None:
-        """Wait until every submitted chunk is committed; re-raise a write error."""
+        """Wait until all submitted work is done; re-raise a database error."""
         if self._thread.is_alive():
             while True:
                 try:
@@ -111,4 +91,42 @@ class BackgroundWriter:
                     if not self._thread.is_alive():
                         break
             self._thread.join()
-        self._check()
+        self.check()
+
+
+class BackgroundWriter:
+    """Commits scored chunks on the database thread; ``on_commit`` runs after each."""
+
+    def __init__(
+        self,
+        db: DatabaseThread,
+        run_id: str,
+        on_commit: Callable[[ChunkCounts], None],
+        item_fields: Sequence[str] = (),
+        annotation_fields: Sequence[str] = (),
+    ) -> None:
+        self.db = db
+        self.run_id = run_id
+        self.on_commit = on_commit
+        self.item_fields = item_fields
+        self.annotation_fields = annotation_fields
+
+    def submit(
+        self,
+        number: int,
+        first_seq: int,
+        scored: Sequence[ScoredItem],
+        quarantined: Sequence[Quarantined],
+        extra: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+        seqs: Sequence[int] | None = None,
+    ) -> Future[ChunkCounts]:
+        def work(con: duckdb.DuckDBPyConnection) -> ChunkCounts:
+            counts = write_chunk(
+                con, self.run_id, number, first_seq, scored, quarantined, self.item_fields, self.annotation_fields, seqs
+            )
+            if extra is not None:
+                extra(con)
+            self.on_commit(counts)
+            return counts
+
+        return self.db.submit(work)

@@ -139,8 +139,76 @@ def _m001_core(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _m002_model_path(con: duckdb.DuckDBPyConnection) -> None:
+    """Model calls: every attempt, accepted judgments, routing decisions, the response cache."""
+    con.execute("""
+        CREATE TABLE attempts (
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            annotation_id VARCHAR,
+            call_no INTEGER NOT NULL,
+            attempt_no INTEGER NOT NULL,
+            strategy VARCHAR NOT NULL,
+            tier VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            simulated BOOLEAN NOT NULL,
+            request_hash VARCHAR NOT NULL,
+            outcome VARCHAR NOT NULL,
+            error VARCHAR,
+            response VARCHAR,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            cost_usd DOUBLE,
+            latency_ms DOUBLE,
+            cached BOOLEAN NOT NULL,
+            started_at TIMESTAMP NOT NULL
+        )
+    """)
+    con.execute("""
+        CREATE TABLE judgments (
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            annotation_id VARCHAR,
+            tier VARCHAR,
+            model VARCHAR,
+            strategy VARCHAR,
+            status VARCHAR NOT NULL,
+            reason VARCHAR,
+            "values" JSON,
+            confidence DOUBLE,
+            request_hash VARCHAR
+        )
+    """)
+    con.execute("""
+        CREATE TABLE routes (
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            tier VARCHAR NOT NULL,
+            reasons JSON,
+            judged_annotations INTEGER NOT NULL,
+            estimated_cost_usd DOUBLE,
+            cost_usd DOUBLE
+        )
+    """)
+    con.execute("""
+        CREATE TABLE response_cache (
+            request_hash VARCHAR PRIMARY KEY,
+            model VARCHAR NOT NULL,
+            response VARCHAR NOT NULL,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            created_at TIMESTAMP NOT NULL
+        )
+    """)
+    con.execute("ALTER TABLE runs ADD COLUMN models VARCHAR")
+    con.execute("ALTER TABLE runs ADD COLUMN simulated BOOLEAN DEFAULT false")
+    con.execute("ALTER TABLE runs ADD COLUMN cost_usd DOUBLE DEFAULT 0")
+    con.execute("ALTER TABLE runs ADD COLUMN model_attempts BIGINT DEFAULT 0")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_core", _m001_core),
+    ("002_model_path", _m002_model_path),
 ]
 
 

@@ -7,6 +7,8 @@ transaction. A dataset or rulebook that cannot be read fails before anything is 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.background import BackgroundWriter
+from engine.background import BackgroundWriter, DatabaseThread
+from engine.model_run import JudgeSetup, run_model_path
 from engine.scoring import ChunkScorer
 from engine.store import Store
 from engine.writer import ChunkCounts, to_json, utcnow
@@ -60,6 +63,15 @@ class RunSummary:
     duration_s: float = 0.0
     top_rules: list[tuple[str, int]] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    models: str | None = None
+    simulated: bool = False
+    cost_usd: float = 0.0
+    model_attempts: int = 0
+
+    @property
+    def cost_per_accepted_item(self) -> float | None:
+        """Model cost divided by the items that passed (the price of one accepted item)."""
+        return self.cost_usd / self.passed if self.passed else None
 
     def add(self, counts: ChunkCounts) -> None:
         self.items_in += counts.items + counts.items_quarantined
@@ -100,8 +112,13 @@ def score_dataset(
     rule_engine: Backend = "durable",
     chunk_annotations: int | None = None,
     progress: Progress | None = None,
+    judge: JudgeSetup | None = None,
 ) -> RunSummary:
-    """Score a dataset against a rulebook into ``db``; returns the finished run's summary."""
+    """Score a dataset against a rulebook into ``db``; returns the finished run's summary.
+
+    With ``judge``, judgment-based rules get their judgments from the configured models;
+    without it they send their items to review (a rule never passes silently).
+    """
     compiled = rulebook if isinstance(rulebook, CompiledRulebook) else compile_for(rulebook, rule_engine)
     reader = open_dataset(dataset, format)
     _check_kind(reader, compiled)
@@ -111,18 +128,21 @@ def score_dataset(
     store = Store(db)
     run_id = new_run_id()
     started = time.perf_counter()
+    use_models = judge is not None and compiled.judgment_model is not None
     config: dict[str, Any] = {
         "format": reader.format,
         "chunk_annotations": chunk_annotations or CHUNK_ANNOTATIONS.get(),
         "rule_engine": compiled.backend,
+        "judge": judge.describe() if judge is not None and use_models else None,
     }
+    models = ", ".join(judge.describe()["models"].values()) if judge is not None and use_models else None
     with store.write() as con:
         con.execute(
             """INSERT INTO runs (run_id, created_at, status, dataset_path, dataset_format,
                 dataset_fingerprint, rulebook_name, rulebook_version, rulebook_fingerprint,
                 rulebook_path, rulebook_yaml, judgment_fingerprint, rule_engine,
-                labelgate_version, config)
-               VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                labelgate_version, config, models, simulated)
+               VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 run_id,
                 utcnow(),
@@ -138,46 +158,68 @@ def score_dataset(
                 compiled.backend,
                 __version__,
                 to_json(config),
+                models,
+                bool(judge is not None and use_models and judge.simulated),
             ],
         )
-    summary = RunSummary(run_id, Path(db), "running")
+    summary = RunSummary(
+        run_id, Path(db), "running", models=models, simulated=bool(judge is not None and use_models and judge.simulated)
+    )
     scorer = ChunkScorer(compiled, measurements_for(compiled.rulebook.applies_to))
     status, error = "finished", None
-    stages = {"ingest": 0.0}
+    stages: dict[str, float] = {"ingest": 0.0}
 
     def committed(counts: ChunkCounts) -> None:
         summary.add(counts)
         if progress is not None:
             progress(counts)
 
+    db_thread = DatabaseThread(store)
     writer = BackgroundWriter(
-        store,
+        db_thread,
         run_id,
         committed,
         item_fields=scorer.stored_item_fields,
         annotation_fields=scorer.stored_annotation_fields,
     )
+    chunks = _chunks(_prepend(first, records), int(config["chunk_annotations"]))
     try:
-        seq = 0
-        clock = time.perf_counter()
-        chunks = _chunks(_prepend(first, records), int(config["chunk_annotations"]))
-        for chunk_no, (items, quarantined) in enumerate(chunks):
-            stages["ingest"] += time.perf_counter() - clock
-            writer.submit(chunk_no, seq, scorer.score(items), quarantined)
-            seq += len(items)
+        if use_models:
+            assert judge is not None
+            asyncio.run(
+                run_model_path(
+                    compiled=compiled,
+                    reader=reader,
+                    chunks=chunks,
+                    db=db_thread,
+                    writer=writer,
+                    run_id=run_id,
+                    setup=judge,
+                    scorer=scorer,
+                    stages=stages,
+                )
+            )
+        else:
+            seq = 0
             clock = time.perf_counter()
-        writer.close()
+            for chunk_no, (items, quarantined) in enumerate(chunks):
+                stages["ingest"] += time.perf_counter() - clock
+                writer.submit(chunk_no, seq, scorer.score(items), quarantined)
+                seq += len(items)
+                clock = time.perf_counter()
+        db_thread.close()
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted by the user"
-        writer.close()
+        _close_quietly(db_thread)
         raise
     except Exception as exc:
         status, error = "failed", f"{exc.__class__.__name__}: {exc}"
+        _close_quietly(db_thread)
         raise
     finally:
         summary.status = status
         summary.duration_s = time.perf_counter() - started
-        summary.stage_seconds = {**stages, **scorer.seconds, "store (background)": writer.seconds}
+        summary.stage_seconds = {**stages, **scorer.seconds, "store (background)": db_thread.seconds}
         with store.write() as con:
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, error = ? WHERE run_id = ?",
@@ -191,7 +233,15 @@ def score_dataset(
                     [run_id],
                 ).fetchall()
             ]
+            costs = con.execute("SELECT cost_usd, model_attempts FROM runs WHERE run_id = ?", [run_id]).fetchone()
+            if costs is not None:
+                summary.cost_usd, summary.model_attempts = float(costs[0] or 0.0), int(costs[1] or 0)
     return summary
+
+
+def _close_quietly(db_thread: DatabaseThread) -> None:
+    with contextlib.suppress(Exception):  # the first error is the one being reported
+        db_thread.close()
 
 
 def _check_kind(reader: DatasetReader, compiled: CompiledRulebook) -> None:

@@ -55,6 +55,7 @@ def write_chunk(
     quarantined: Sequence[Quarantined],
     item_fields: Sequence[str] = (),
     annotation_fields: Sequence[str] = (),
+    seqs: Sequence[int] | None = None,
 ) -> ChunkCounts:
     """Insert one chunk and bump the run's counters; the caller owns the transaction."""
     now = utcnow()
@@ -136,7 +137,7 @@ def write_chunk(
         counts.annotations += len(item.annotations)
         items["run_id"].append(run_id)
         items["item_id"].append(item.id)
-        items["seq"].append(first_seq + offset)
+        items["seq"].append(seqs[offset] if seqs is not None else first_seq + offset)
         items["kind"].append(item.kind)
         items["source"].append(item.source)
         items["media"].append(item.media)

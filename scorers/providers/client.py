@@ -1,14 +1,19 @@
 """Build an instructor client for a :class:`ModelSpec`.
 
 Every structured call goes through instructor, which validates the answer against the
-pydantic model and, on a validation error, asks again with the error text. The simulated
-provider is an in-process OpenAI-compatible transport, so it exercises this same path.
+pydantic model and, on a validation error, asks again with the error text. OpenAI-compatible
+models (OpenAI, any ``--base-url`` server such as vLLM, llama.cpp or ollama, and the
+simulator) take a transport hook, through which every HTTP attempt is recorded and stored
+answers are replayed. Other instructor providers (``anthropic/...``) are built by instructor
+itself; their attempts are recorded from instructor's hooks and are not replayed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import httpx2
 import instructor
 
 from labelgate.errors import ModelError
@@ -21,42 +26,47 @@ _MODES = {
     "json_schema": instructor.Mode.JSON_SCHEMA,
     "md_json": instructor.Mode.MD_JSON,
 }
+Wrap = Callable[[httpx2.AsyncBaseTransport], httpx2.AsyncBaseTransport]
 
 
-def build_client(spec: ModelSpec, *, timeout_s: float = 60.0, simulator: Any = None) -> instructor.AsyncInstructor:
+def openai_compatible(spec: ModelSpec) -> bool:
+    return spec.simulated or spec.provider == "openai" or spec.base_url is not None
+
+
+def build_client(
+    spec: ModelSpec, *, timeout_s: float = 60.0, simulator: Any = None, wrap: Wrap | None = None
+) -> instructor.AsyncInstructor:
     """An async instructor client; HTTP-level retries are off (the caller owns retry policy)."""
     import openai
 
     mode = _MODES[spec.mode] if spec.mode else None
-    if spec.simulated:
-        import httpx2
+    if openai_compatible(spec):
+        inner: httpx2.AsyncBaseTransport
+        base_url: str | None
+        if spec.simulated:
+            from scorers.providers.sim import SimulatedServer
 
-        from scorers.providers.sim import SimulatedServer
-
-        server = simulator if simulator is not None else SimulatedServer.default()
-        http = httpx2.AsyncClient(transport=server.transport(spec.model), timeout=timeout_s)
-        client = openai.AsyncOpenAI(
-            api_key="simulated",
-            base_url="http://simulated.invalid/v1",
-            http_client=http,
-            max_retries=0,
-            timeout=timeout_s,
-        )
-        return instructor.from_openai(client, mode=mode or instructor.Mode.MD_JSON)
-    key = api_key(spec)
-    if spec.base_url or spec.provider == "openai":
-        client = openai.AsyncOpenAI(api_key=key, base_url=spec.base_url, max_retries=0, timeout=timeout_s)
-        default = instructor.Mode.MD_JSON if spec.base_url else instructor.Mode.TOOLS
+            server = simulator if simulator is not None else SimulatedServer.default()
+            inner = server.transport(spec.model)
+            key, base_url = "simulated", "http://simulated.invalid/v1"
+            default = instructor.Mode.TOOLS
+        else:
+            inner = httpx2.AsyncHTTPTransport()
+            key, base_url = api_key(spec) or "none", spec.base_url
+            default = instructor.Mode.MD_JSON if spec.base_url else instructor.Mode.TOOLS
+        http = httpx2.AsyncClient(transport=wrap(inner) if wrap else inner, timeout=timeout_s)
+        client = openai.AsyncOpenAI(api_key=key, base_url=base_url, http_client=http, max_retries=0, timeout=timeout_s)
         return instructor.from_openai(client, mode=mode or default)
     kwargs: dict[str, Any] = {"async_client": True}
     if mode is not None:
         kwargs["mode"] = mode
-    if key is not None:
-        kwargs["api_key"] = key
+    provider_key = api_key(spec)
+    if provider_key is not None:
+        kwargs["api_key"] = provider_key
     try:
         built: instructor.AsyncInstructor = instructor.from_provider(f"{spec.provider}/{spec.model}", **kwargs)
-        return built
     except ImportError as exc:
         raise ModelError(f"the {spec.provider} provider needs its SDK: pip install {spec.provider} ({exc})") from None
     except Exception as exc:  # instructor raises ConfigurationError and friends
         raise ModelError(f"cannot use model {spec.name}: {exc}") from None
+    return built

@@ -269,19 +269,34 @@ def _schema(body: dict[str, Any]) -> dict[str, Any]:
     if response_format.get("type") == "json_schema":
         return dict(response_format.get("json_schema", {}).get("schema", {}))
     for message in body.get("messages", []):  # MD_JSON/JSON modes put the schema in the system prompt
+        if message.get("role") != "system":
+            continue
         content = message.get("content")
-        if message.get("role") == "system" and isinstance(content, str) and "properties" in content:
-            start = content.find("{")
-            depth, end = 0, -1
-            for index in range(start, len(content)):
-                depth += {"{": 1, "}": -1}.get(content[index], 0)
-                if depth == 0:
-                    end = index + 1
-                    break
-            try:
-                return dict(json.loads(content[start:end]))
-            except ValueError:
-                return {}
+        texts = [content] if isinstance(content, str) else [
+            c.get("text", "") for c in content or [] if isinstance(c, dict)]
+        for text in texts:
+            schema = _json_object_with(text, '"properties"')
+            if schema:
+                return schema
+    return {}
+
+
+def _json_object_with(text: str, marker: str) -> dict[str, Any]:
+    """The first JSON object in ``text`` that contains ``marker``."""
+    start = text.find("{")
+    while start != -1:
+        depth = 0
+        for index in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[index], 0)
+            if depth == 0:
+                candidate = text[start:index + 1]
+                if marker in candidate:
+                    try:
+                        return dict(json.loads(candidate))
+                    except ValueError:
+                        break
+                break
+        start = text.find("{", start + 1)
     return {}
 
 

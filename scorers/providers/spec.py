@@ -67,7 +67,7 @@ def parse_model(
         tier = value[4:]
         if not tier:
             raise ModelError("sim: needs a tier name, e.g. --model sim:cheap or sim:capable")
-        return ModelSpec("sim", tier, mode=mode or "md_json")
+        return ModelSpec("sim", tier, mode=mode or "tools")
     if "/" in value:
         provider, _, model = value.partition("/")
         if not provider or not model:

@@ -1,0 +1,267 @@
+"""The model path of a run: measure → route → judge (concurrently) → rules → store.
+
+Items stream in chunks; each chunk is measured and its deterministic findings evaluated in
+one batch, then every item is routed and its judgments requested. Items are judged
+concurrently across chunk boundaries (the judge bounds concurrency), and as they finish they
+are scored in batches and committed: no chunk waits for another chunk's slowest call.
+Attempts and answers are persisted continuously by :class:`engine.model_store.ModelStore`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from engine.background import BackgroundWriter, DatabaseThread
+from engine.model_store import ModelStore
+from engine.scoring import ChunkScorer, ItemJudgments
+from engine.store import append
+from engine.writer import ChunkCounts, to_json
+from ingest.base import DatasetReader, Record
+from ingest.model import Item, Quarantined
+from labelgate.settings import MAX_IMAGE_PIXELS
+from rulebook.compiler import CompiledRulebook
+from rulebook.evaluation import Facts
+from scorers.cost import PriceBook
+from scorers.judge.judge import Judge, JudgeSettings, JudgmentOutcome
+from scorers.judge.media import MediaSource
+from scorers.providers.sim import SimulatedServer, Tier, Truth
+from scorers.providers.spec import ModelSpec
+from scorers.router import RouteDecision, Router, RouterConfig, TierCost
+
+Row = dict[str, Any]
+
+
+@dataclass
+class JudgeSetup:
+    """Which models judge (by tier) and how; built by the CLI or the Python API."""
+
+    models: dict[str, ModelSpec]
+    settings: JudgeSettings = field(default_factory=JudgeSettings)
+    router: RouterConfig = field(default_factory=RouterConfig)
+    prices: PriceBook = field(default_factory=PriceBook)
+    sim_tiers: dict[str, Tier] | None = None
+    sim_seed: int = 0
+
+    @property
+    def simulated(self) -> bool:
+        return any(spec.simulated for spec in self.models.values())
+
+    def describe(self) -> dict[str, Any]:
+        """What the run records about its models (never keys)."""
+        return {
+            "models": {tier: spec.name for tier, spec in self.models.items()},
+            "base_urls": {tier: spec.base_url for tier, spec in self.models.items() if spec.base_url},
+            "simulated": self.simulated,
+            "concurrency": self.settings.concurrency,
+            "timeout_s": self.settings.timeout_s,
+            "validation_retries": self.settings.validation_retries,
+            "escalate_below": self.settings.escalate_below,
+            "cache": self.settings.cache,
+            "budget_usd_per_item": self.router.budget_usd_per_item,
+        }
+
+
+@dataclass
+class _Pending:
+    seq: int
+    item: Item
+    item_row: Row
+    rows: list[Row]
+    route: RouteDecision
+    task: asyncio.Task[list[JudgmentOutcome]] | None
+
+
+def _tier_costs(setup: JudgeSetup, judge: Judge, simulator: SimulatedServer | None) -> dict[str, TierCost]:
+    costs: dict[str, TierCost] = {}
+    for tier, spec in setup.models.items():
+        if spec.simulated and simulator is not None:
+            profile = simulator.tier(spec.model)
+            costs[tier] = TierCost(profile.input_usd_per_mtok, profile.output_usd_per_mtok, profile.image_tokens)
+            continue
+        price = setup.prices.price(spec)
+        costs[tier] = TierCost(price.input_usd_per_mtok, price.output_usd_per_mtok, 850) if price else TierCost(0, 0)
+    return costs
+
+
+def _item_judgments(pending: _Pending, outcomes: Sequence[JudgmentOutcome]) -> ItemJudgments:
+    got = ItemJudgments()
+    if pending.route.over_budget:
+        for target in pending.route.targets:
+            got.unavailable[target] = pending.route.reasons[-1]
+        return got
+    for outcome in outcomes:
+        if outcome.status == "ok" and outcome.values is not None:
+            if outcome.annotation_index is None:
+                got.item.update(outcome.values)
+            else:
+                got.per_annotation[outcome.annotation_index] = outcome.values
+        else:
+            got.unavailable[outcome.annotation_index] = "; ".join(outcome.reasons) or "no answer"
+    return got
+
+
+def _extra_rows(
+    run_id: str, done: Sequence[tuple[_Pending, list[JudgmentOutcome]]]
+) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    judgments: dict[str, list[Any]] = {
+        c: []
+        for c in (
+            "run_id",
+            "item_id",
+            "annotation_id",
+            "tier",
+            "model",
+            "strategy",
+            "status",
+            "reason",
+            "values",
+            "confidence",
+            "request_hash",
+        )
+    }
+    routes: dict[str, list[Any]] = {
+        c: [] for c in ("run_id", "item_id", "tier", "reasons", "judged_annotations", "estimated_cost_usd", "cost_usd")
+    }
+    for pending, outcomes in done:
+        item = pending.item
+        routes["run_id"].append(run_id)
+        routes["item_id"].append(item.id)
+        routes["tier"].append(pending.route.tier)
+        routes["reasons"].append(to_json(pending.route.reasons))
+        routes["judged_annotations"].append(len(pending.route.targets) if pending.route.tier != "none" else 0)
+        routes["estimated_cost_usd"].append(pending.route.estimated_cost_usd)
+        routes["cost_usd"].append(sum(o.cost_usd for o in outcomes))
+        for outcome in outcomes:
+            index = outcome.annotation_index
+            judgments["run_id"].append(run_id)
+            judgments["item_id"].append(item.id)
+            judgments["annotation_id"].append(item.annotations[index].id if index is not None else None)
+            judgments["tier"].append(outcome.tier)
+            judgments["model"].append(outcome.model)
+            judgments["strategy"].append(outcome.strategy)
+            judgments["status"].append(outcome.status)
+            judgments["reason"].append("; ".join(outcome.reasons) or None)
+            values = {k.removeprefix("judgment."): v for k, v in (outcome.values or {}).items()}
+            judgments["values"].append(to_json(values) if outcome.values is not None else None)
+            judgments["confidence"].append(outcome.confidence)
+            accepted = [a for a in outcome.attempts if a.outcome == "ok"]
+            judgments["request_hash"].append(accepted[-1].request_hash if accepted else None)
+
+    def write(con: duckdb.DuckDBPyConnection) -> None:
+        append(con, "routes", routes)
+        append(con, "judgments", judgments)
+
+    return write
+
+
+async def run_model_path(
+    *,
+    compiled: CompiledRulebook,
+    reader: DatasetReader,
+    chunks: Iterator[tuple[list[Item], list[Quarantined]]],
+    db: DatabaseThread,
+    writer: BackgroundWriter,
+    run_id: str,
+    setup: JudgeSetup,
+    scorer: ChunkScorer,
+    stages: dict[str, float],
+) -> ModelStore:
+    simulator = None
+    if setup.simulated:
+        simulator = SimulatedServer(Truth.find(reader.path), setup.sim_tiers, setup.sim_seed)
+    model_store = ModelStore(db, run_id)
+    media = MediaSource(reader.root, MAX_IMAGE_PIXELS.get())
+    judge = Judge(
+        compiled, setup.models, setup.settings, media=media, store=model_store, prices=setup.prices, simulator=simulator
+    )
+    router = Router(compiled, _tier_costs(setup, judge, simulator), setup.router)
+    flusher = asyncio.create_task(model_store.flush_forever())
+    in_flight: list[_Pending] = []
+    quarantine: list[Quarantined] = []
+    batch_target = max(64, setup.settings.concurrency * 4)
+    max_in_flight = batch_target * 4
+    written = 0
+    seq = 0
+    writes: list[asyncio.Future[ChunkCounts]] = []
+
+    async def commit(done: list[_Pending], *, final: bool = False) -> None:
+        nonlocal written, quarantine
+        if not done and not (final and quarantine):
+            return
+        results = [(p, p.task.result() if p.task is not None else []) for p in done]
+        for _, outcomes in results:
+            model_store.record([a for o in outcomes for a in o.attempts])
+        started = time.perf_counter()
+        judgments = {i: _item_judgments(p, outcomes) for i, (p, outcomes) in enumerate(results)}
+        scored = scorer.score([p.item for p in done], [(p.item_row, p.rows) for p in done], judgments)
+        stages["score"] = stages.get("score", 0.0) + time.perf_counter() - started
+        await model_store.flush()
+        future = writer.submit(
+            written, 0, scored, quarantine, extra=_extra_rows(run_id, results), seqs=[p.seq for p in done]
+        )
+        writes.append(asyncio.wrap_future(future))
+        quarantine = []
+        written += 1
+
+    async def harvest(limit: int) -> None:
+        """Commit finished items in batches; return once at most ``limit`` are in flight."""
+        nonlocal in_flight
+        while True:
+            finished = [p for p in in_flight if p.task is None or p.task.done()]
+            if finished and (len(finished) >= batch_target or limit == 0):
+                done = {id(p) for p in finished}
+                in_flight = [p for p in in_flight if id(p) not in done]
+                await commit(finished)
+                continue
+            if len(in_flight) <= limit:
+                return
+            tasks = [p.task for p in in_flight if p.task is not None and not p.task.done()]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+
+    try:
+        clock = time.perf_counter()
+        for items, quarantined in chunks:
+            stages["ingest"] = stages.get("ingest", 0.0) + time.perf_counter() - clock
+            quarantine.extend(quarantined)
+            measured = scorer.measure(items)
+            severities = _deterministic_severities(compiled, measured)
+            for index, item in enumerate(items):
+                item_row, rows = measured[index]
+                route = router.route(item.kind, item_row, rows, severities[index])
+                task = None
+                if route.tier != "none" and route.targets:
+                    task = asyncio.create_task(judge.judge_item(item, item_row, rows, route.targets, route.tier))
+                in_flight.append(_Pending(seq, item, item_row, rows, route, task))
+                seq += 1
+            await harvest(max_in_flight)
+            clock = time.perf_counter()
+        await harvest(0)
+        await commit([], final=True)
+        await asyncio.gather(*writes)
+        await model_store.flush()
+    finally:
+        flusher.cancel()
+        for pending in in_flight:
+            if pending.task is not None:
+                pending.task.cancel()
+    return model_store
+
+
+def _deterministic_severities(compiled: CompiledRulebook, measured: Sequence[tuple[Row, list[Row]]]) -> list[list[str]]:
+    """Severities of the findings each item has before any judgment (for the router)."""
+    facts = [Facts(item_row, rows) for item_row, rows in measured]
+    out: list[list[str]] = [[] for _ in measured]
+    for match in compiled.rule_set.evaluator.evaluate(facts):
+        rule = compiled.rules[match.condition]
+        if not rule.needs_judgment:
+            out[match.item].append(rule.rule.severity)
+    return out
+
+
+__all__ = ["JudgeSetup", "Record", "run_model_path"]

@@ -1,0 +1,154 @@
+"""Model answers and attempts, persisted as they happen (and looked up before paying again).
+
+Every provider answer goes to ``response_cache`` keyed by the hash of its request, and every
+attempt (cached, paid, failed) to ``attempts``, flushed every ``FLUSH_S`` seconds, long before
+the judgment is used to score: a killed run loses at most that much and its resume replays
+the rest from the store instead of paying for it again. Lookups are batched into one query
+per few milliseconds and run on the database thread, like all database work of a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import duckdb
+
+from engine.background import DatabaseThread
+from engine.store import append
+from engine.writer import utcnow
+from scorers.judge.transport import AttemptRecord
+
+FLUSH_S = 0.25
+LOOKUP_WAIT_S = 0.003
+ATTEMPT_COLUMNS = (
+    "run_id",
+    "item_id",
+    "annotation_id",
+    "call_no",
+    "attempt_no",
+    "strategy",
+    "tier",
+    "model",
+    "simulated",
+    "request_hash",
+    "outcome",
+    "error",
+    "response",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "latency_ms",
+    "cached",
+    "started_at",
+)
+
+
+class ModelStore:
+    """Implements the judge's ``ResponseStore`` and keeps the attempt log of one run."""
+
+    def __init__(self, db: DatabaseThread, run_id: str) -> None:
+        self.db = db
+        self.run_id = run_id
+        self._fresh: dict[str, str] = {}
+        self._unsaved: list[tuple[str, str, str, int, int]] = []
+        self._attempts: list[AttemptRecord] = []
+        self._waiting: dict[str, list[asyncio.Future[str | None]]] = {}
+        self._lookup_task: asyncio.Task[None] | None = None
+        self.attempts_written = 0
+
+    # --- ResponseStore --------------------------------------------------------------------
+    async def get(self, key: str) -> str | None:
+        if key in self._fresh:
+            return self._fresh[key]
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, []).append(future)
+        if self._lookup_task is None or self._lookup_task.done():
+            self._lookup_task = asyncio.create_task(self._lookup_soon())
+        return await future
+
+    def put(self, key: str, model: str, response: str, input_tokens: int, output_tokens: int) -> None:
+        self._fresh[key] = response
+        self._unsaved.append((key, model, response, input_tokens, output_tokens))
+
+    async def _lookup_soon(self) -> None:
+        """Answer waiting lookups in batches until none are left waiting."""
+        while self._waiting:
+            await asyncio.sleep(LOOKUP_WAIT_S)
+            waiting, self._waiting = self._waiting, {}
+            keys = list(waiting)
+
+            def lookup(con: duckdb.DuckDBPyConnection, keys: list[str] = keys) -> dict[str, str]:
+                rows = con.execute(
+                    "SELECT request_hash, response FROM response_cache WHERE request_hash IN "
+                    "(SELECT unnest(?::VARCHAR[]))",
+                    [keys],
+                ).fetchall()
+                return {str(k): str(v) for k, v in rows}
+
+            try:
+                found = await asyncio.wrap_future(self.db.submit(lookup))
+            except BaseException as exc:
+                for futures in [*waiting.values(), *self._waiting.values()]:
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(exc)
+                self._waiting = {}
+                raise
+            for key, futures in waiting.items():
+                for future in futures:
+                    if not future.done():
+                        future.set_result(found.get(key))
+
+    # --- attempts ---------------------------------------------------------------------------
+    def record(self, attempts: Sequence[AttemptRecord]) -> None:
+        self._attempts.extend(attempts)
+
+    def flush(self) -> asyncio.Future[int]:
+        """Write what was answered and attempted since the last flush (one transaction)."""
+        responses, self._unsaved = self._unsaved, []
+        attempts, self._attempts = self._attempts, []
+        run_id = self.run_id
+
+        def write(con: duckdb.DuckDBPyConnection) -> int:
+            if responses:
+                now = utcnow()
+                append(
+                    con,
+                    "response_cache",
+                    {
+                        "request_hash": [r[0] for r in responses],
+                        "model": [r[1] for r in responses],
+                        "response": [r[2] for r in responses],
+                        "input_tokens": [r[3] for r in responses],
+                        "output_tokens": [r[4] for r in responses],
+                        "created_at": [now] * len(responses),
+                    },
+                    ignore_duplicates=True,
+                )
+            if attempts:
+                rows = [asdict(a) for a in attempts]
+                columns: dict[str, list[Any]] = {c: [] for c in ATTEMPT_COLUMNS}
+                for row in rows:
+                    row["run_id"] = run_id
+                    for column in ATTEMPT_COLUMNS:
+                        columns[column].append(row[column])
+                append(con, "attempts", columns)
+                con.execute(
+                    "UPDATE runs SET model_attempts = model_attempts + ?, cost_usd = cost_usd + ? WHERE run_id = ?",
+                    [len(attempts), sum(a.cost_usd or 0.0 for a in attempts), run_id],
+                )
+            return len(attempts)
+
+        if not responses and not attempts:
+            done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            done.set_result(0)
+            return done
+        return asyncio.wrap_future(self.db.submit(write))
+
+    async def flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_S)
+            self.attempts_written += await self.flush()

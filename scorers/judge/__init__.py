@@ -1,0 +1,1 @@
+"""Model judges: strict structured judgments through instructor, with outcome validation."""

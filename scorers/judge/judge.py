@@ -1,0 +1,370 @@
+"""The judge: structured judgments from models, validated twice, escalated on failure.
+
+For each annotation (or item) that needs a judgment, strategies are tried in order, each one
+different from the last (a cheap model, then the capable model told why the earlier answer
+was rejected, or a tighter crop): never the same call twice.
+
+1. **Strict output**: instructor parses the answer into the pydantic model generated from the
+   rulebook; an answer that does not parse goes back to the model with the validation error
+   (``validation_retries`` times), then the next strategy takes over.
+2. **Outcome validation**: a parsed judgment that contradicts the measurements (the
+   rulebook's ``judgments.consistency`` checks) is rejected with the check's reason.
+3. **Confidence**: an answer below ``escalate_below`` goes to the next strategy; the last
+   strategy's answer is kept (oversight rules decide whether a person looks at it).
+
+Transport failures (429, 5xx, timeouts, refused connections) are retried with exponential
+backoff, honouring the per-provider rate limit and circuit breaker. A judgment that no
+strategy produced is *unavailable*, with every reason: its item goes to review.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import instructor
+import openai
+from instructor.core import InstructorRetryException
+from pydantic import BaseModel, ValidationError
+
+from ingest.model import Item
+from rulebook.compiler import CompiledRulebook
+from rulebook.evaluation import Facts
+from scorers.cost import Price, PriceBook
+from scorers.judge.limits import CircuitBreaker, ProviderDown, RateLimiter
+from scorers.judge.media import MediaSource, MediaUnavailable, box_crop, full_view
+from scorers.judge.prompt import Strategy, messages
+from scorers.judge.transport import CURRENT_CALL, AttemptRecord, CallContext, RecordingTransport, ResponseStore
+from scorers.providers.client import build_client
+from scorers.providers.sim import SimulatedServer
+from scorers.providers.spec import ModelSpec
+
+TRANSIENT = (
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+    openai.RateLimitError,
+    openai.InternalServerError,
+    httpx2.TimeoutException,
+    httpx2.TransportError,
+)
+
+
+@dataclass
+class JudgeSettings:
+    concurrency: int = 16
+    timeout_s: float = 60.0
+    validation_retries: int = 1
+    transport_retries: int = 4
+    backoff_s: float = 0.5
+    escalate_below: float = 0.7
+    rpm: int | None = None
+    tpm: int | None = None
+    cache: bool = True
+    breaker_threshold: int = 8
+    breaker_cooldown_s: float = 5.0
+
+
+@dataclass
+class JudgmentOutcome:
+    """The judgment for one annotation (``annotation_index``) or the whole item (None)."""
+
+    annotation_index: int | None
+    status: str
+    values: dict[str, Any] | None = None
+    reasons: list[str] = field(default_factory=list)
+    strategy: str | None = None
+    tier: str | None = None
+    model: str | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+
+    @property
+    def confidence(self) -> float | None:
+        value = (self.values or {}).get("judgment.confidence")
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(a.cost_usd or 0.0 for a in self.attempts)
+
+
+@dataclass
+class _CallResult:
+    parsed: BaseModel | None = None
+    failure: str | None = None
+
+
+class Judge:
+    """Asks models for judgments; stores nothing itself (attempts are returned)."""
+
+    def __init__(
+        self,
+        compiled: CompiledRulebook,
+        models: Mapping[str, ModelSpec],
+        settings: JudgeSettings,
+        *,
+        media: MediaSource | None,
+        store: ResponseStore | None = None,
+        prices: PriceBook | None = None,
+        simulator: SimulatedServer | None = None,
+    ) -> None:
+        if compiled.judgment_model is None or compiled.rulebook.judgments is None:
+            raise ValueError("this rulebook asks no judgments")
+        self.compiled = compiled
+        self.schema: type[BaseModel] = compiled.judgment_model
+        self.per_annotation = compiled.rulebook.judgments.per == "annotation"
+        self.models = dict(models)
+        self.settings = settings
+        self.media = media
+        self.prices = prices or PriceBook()
+        self.simulator = simulator
+        self.semaphore = asyncio.Semaphore(settings.concurrency)
+        self.clients: dict[str, instructor.AsyncInstructor] = {}
+        self.breakers: dict[str, CircuitBreaker] = {}
+        for tier, spec in self.models.items():
+            breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown_s)
+            limiter = RateLimiter(settings.rpm, settings.tpm)
+            self.breakers[tier] = breaker
+            self.clients[tier] = build_client(
+                spec,
+                timeout_s=settings.timeout_s,
+                simulator=simulator,
+                wrap=self._wrapper(spec, breaker, limiter, store if settings.cache else None),
+            )
+            self.clients[tier].on("parse:error", _mark_invalid)
+
+    def _wrapper(
+        self, spec: ModelSpec, breaker: CircuitBreaker, limiter: RateLimiter, store: ResponseStore | None
+    ) -> Any:
+        sim_price = None
+        if spec.simulated and self.simulator is not None:
+            tier = self.simulator.tier(spec.model)
+            sim_price = Price(tier.input_usd_per_mtok, tier.output_usd_per_mtok)
+
+        def price(input_tokens: int, output_tokens: int) -> float | None:
+            return self.prices.cost(spec, input_tokens, output_tokens, sim_price)
+
+        def wrap(inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+            return RecordingTransport(
+                inner,
+                spec.name,
+                price=price,
+                store=store,
+                limiter=limiter,
+                breaker=breaker,
+                timeout_s=self.settings.timeout_s,
+                simulated=spec.simulated,
+            )
+
+        return wrap
+
+    # --- strategies -------------------------------------------------------------------
+    def strategies(self, tier: str) -> list[Strategy]:
+        if tier == "cheap" and "capable" in self.models:
+            return [Strategy("cheap", "cheap"), Strategy("capable", "capable", feedback=True)]
+        name = tier if tier in self.models else next(iter(self.models))
+        return [Strategy(name, name), Strategy(f"{name}-zoom", name, padding=0.08, feedback=True)]
+
+    # --- one item -----------------------------------------------------------------------
+    async def judge_item(
+        self,
+        item: Item,
+        item_row: Mapping[str, Any],
+        rows: Sequence[Mapping[str, Any]],
+        targets: Sequence[int | None],
+        tier: str,
+    ) -> list[JudgmentOutcome]:
+        """Judgments for ``targets`` (annotation indexes, or None for the item), concurrently."""
+        if not targets:
+            return []
+        try:
+            image = self.media.load(item) if self.media is not None and item.kind == "image" else None
+        except MediaUnavailable as exc:
+            return [JudgmentOutcome(t, "unavailable", reasons=[str(exc)]) for t in targets]
+        tasks = [self._judge_target(item, item_row, rows, target, tier, image) for target in targets]
+        return list(await asyncio.gather(*tasks))
+
+    async def _judge_target(
+        self,
+        item: Item,
+        item_row: Mapping[str, Any],
+        rows: Sequence[Mapping[str, Any]],
+        target: int | None,
+        tier: str,
+        image: Any,
+    ) -> JudgmentOutcome:
+        outcome = JudgmentOutcome(target, "unavailable")
+        feedback: list[str] = []
+        fallback: tuple[dict[str, Any], Strategy] | None = None
+        plan = self.strategies(tier)
+        for call_no, strategy in enumerate(plan, start=1):
+            spec = self.models[strategy.tier]
+            context = CallContext(
+                item.id,
+                item.annotations[target].id if target is not None else None,
+                call_no,
+                strategy.name,
+                strategy.tier,
+                spec.name,
+                spec.simulated,
+            )
+            result = await self._call(context, strategy, item, target, feedback, image)
+            outcome.attempts += context.attempts
+            if result.parsed is None:
+                reason = f"{strategy.name}: {result.failure}"
+                outcome.reasons.append(reason)
+                feedback.append(str(result.failure))
+                continue
+            values = {f"judgment.{k}": v for k, v in result.parsed.model_dump().items()}
+            problems = self._inconsistencies(item_row, rows, target, values)
+            if problems:
+                _mark_last(context, "inconsistent", "; ".join(problems))
+                outcome.reasons.append(f"{strategy.name}: answer contradicts measurements: {'; '.join(problems)}")
+                feedback += problems
+                continue
+            confidence = values.get("judgment.confidence")
+            last = call_no == len(plan)
+            if isinstance(confidence, int | float) and confidence < self.settings.escalate_below and not last:
+                _mark_last(context, "low_confidence", f"confidence {confidence:g} < {self.settings.escalate_below:g}")
+                outcome.reasons.append(f"{strategy.name}: low confidence ({confidence:g})")
+                feedback.append(f"the answer had low confidence ({confidence:g})")
+                fallback = (values, strategy)
+                continue
+            return self._accept(outcome, values, strategy)
+        if fallback is not None:
+            return self._accept(outcome, *fallback)
+        return outcome
+
+    def _accept(self, outcome: JudgmentOutcome, values: dict[str, Any], strategy: Strategy) -> JudgmentOutcome:
+        outcome.status = "ok"
+        outcome.values = values
+        outcome.strategy = strategy.name
+        outcome.tier = strategy.tier
+        outcome.model = self.models[strategy.tier].name
+        return outcome
+
+    def _inconsistencies(
+        self, item_row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], target: int | None, values: dict[str, Any]
+    ) -> list[str]:
+        checks = self.compiled.consistency
+        if not checks:
+            return []
+        if target is not None:
+            facts = Facts(item_row, [{**rows[target], **values}])
+        else:
+            facts = Facts({**item_row, **values}, list(rows))
+        matches = self.compiled.consistency_set.evaluator.evaluate([facts])
+        return [checks[m.condition].reason for m in matches]
+
+    async def _call(
+        self, context: CallContext, strategy: Strategy, item: Item, target: int | None, feedback: list[str], image: Any
+    ) -> _CallResult:
+        images = []
+        if image is not None:
+            annotation = item.annotations[target] if target is not None else None
+            images.append(full_view(image, annotation))
+            if annotation is not None and annotation.bbox is not None:
+                images.append(box_crop(image, annotation, strategy.padding))
+        prompt = messages(self.compiled.rulebook, item, target, strategy, feedback, images)
+        client = self.clients[strategy.tier]
+        spec = self.models[strategy.tier]
+        last_error = "no attempt made"
+        token = CURRENT_CALL.set(context)
+        try:
+            for transport_try in range(self.settings.transport_retries + 1):
+                context.transport_attempt = transport_try
+                try:
+                    async with self.semaphore:
+                        parsed = await client.chat.completions.create(
+                            model=spec.model,
+                            response_model=self.schema,
+                            messages=prompt,  # type: ignore[arg-type]
+                            max_retries=self.settings.validation_retries,
+                        )
+                    return _CallResult(parsed=parsed)
+                except ProviderDown as exc:
+                    return _CallResult(failure=f"provider unavailable: {exc}")
+                except InstructorRetryException as exc:
+                    cause = exc.__cause__
+                    down = _provider_down(exc)
+                    if down is not None:
+                        return _CallResult(failure=f"provider unavailable: {down}")
+                    if not isinstance(cause, TRANSIENT):
+                        return _CallResult(
+                            failure=f"invalid output after {exc.n_attempts} attempt(s): {_validation_summary(exc)}"
+                        )
+                    last_error = _describe(cause)
+                    retry_after = _retry_after(cause)
+                except TRANSIENT as exc:
+                    down = _provider_down(exc)
+                    if down is not None:
+                        return _CallResult(failure=f"provider unavailable: {down}")
+                    last_error = _describe(exc)
+                    retry_after = _retry_after(exc)
+                if transport_try < self.settings.transport_retries:
+                    delay = (
+                        retry_after
+                        if retry_after is not None
+                        else (self.settings.backoff_s * (2**transport_try) * (0.5 + random.random()))
+                    )
+                    await asyncio.sleep(delay)
+            return _CallResult(failure=f"provider kept failing ({last_error})")
+        finally:
+            CURRENT_CALL.reset(token)
+
+
+def _provider_down(exc: BaseException) -> ProviderDown | None:
+    """The circuit breaker's verdict, wherever the client wrapped it."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        if isinstance(seen, ProviderDown):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _mark_invalid(error: Any, *args: Any, **kwargs: Any) -> None:
+    """instructor hook: the answer of the latest attempt failed validation."""
+    _mark_last(CURRENT_CALL.get(), "invalid", _one_line(error))
+
+
+def _mark_last(context: CallContext | None, outcome: str, error: str) -> None:
+    if context is None:
+        return
+    for attempt in reversed(context.attempts):
+        if attempt.outcome == "ok":
+            attempt.outcome, attempt.error = outcome, error
+            return
+
+
+def _one_line(error: Any) -> str:
+    if isinstance(error, ValidationError):
+        parts = [f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in error.errors()[:3]]
+        return "; ".join(parts)
+    return " ".join(str(error).split())[:300]
+
+
+def _validation_summary(exc: InstructorRetryException) -> str:
+    attempts = exc.failed_attempts or []
+    return _one_line(attempts[-1].exception) if attempts else _one_line(exc)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}"
+    return exc.__class__.__name__
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    if isinstance(exc, openai.APIStatusError):
+        value = exc.response.headers.get("retry-after")
+        try:
+            return min(float(value), 60.0) if value is not None else None
+        except ValueError:
+            return None
+    return None
