@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.background import BackgroundWriter
+from engine.dataset_pass import prepare_measurements
 from engine.scoring import ChunkScorer
 from engine.store import Store
 from engine.writer import ChunkCounts, to_json, utcnow
@@ -26,7 +27,7 @@ from labelgate.settings import CHUNK_ANNOTATIONS
 from labelgate.version import __version__
 from rulebook.compiler import Backend, CompiledRulebook, compile_rulebook
 from rulebook.loader import load_file
-from scorers.measure import fields_for, measurements_for
+from scorers.measure import fields_for
 
 Progress = Callable[[ChunkCounts], None]
 
@@ -107,6 +108,7 @@ def score_dataset(
     _check_kind(reader, compiled)
     records = reader.records()
     first = _first(records)  # surfaces unreadable datasets before anything is written
+    measurements = prepare_measurements(reader, compiled)  # on-demand ones; dataset pre-pass if needed
     fingerprint = reader.fingerprint()
     store = Store(db)
     run_id = new_run_id()
@@ -141,7 +143,7 @@ def score_dataset(
             ],
         )
     summary = RunSummary(run_id, Path(db), "running")
-    scorer = ChunkScorer(compiled, measurements_for(compiled.rulebook.applies_to))
+    scorer = ChunkScorer(compiled, measurements)
     status, error = "finished", None
     stages = {"ingest": 0.0}
 

@@ -25,6 +25,7 @@ class Annotation:
     end: int | None = None
     text: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    segmentation: Any = None  # COCO polygons (list of coordinate lists) or RLE, as written
 
     def canonical(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "label": self.label}
@@ -36,6 +37,8 @@ class Annotation:
             data["text"] = self.text
         if self.attributes:
             data["attributes"] = self.attributes
+        if self.segmentation is not None:
+            data["segmentation"] = self.segmentation
         return data
 
 
