@@ -119,9 +119,9 @@ class JsonlTextReader(DatasetReader):
             return f"'id' must be a string or an integer, got {snippet(record['id'], 60)}"
         if item_id in seen:
             return f"duplicate id {item_id!r}: ids must be unique"
-        text = record.get("text")
-        if text is None:
+        if "text" not in record:
             return "record has no 'text'"
+        text = record["text"]
         if not isinstance(text, str):
             return f"'text' must be a string, got {snippet(text, 60)}"
         return None

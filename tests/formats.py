@@ -101,7 +101,8 @@ def write_voc(root: Path, images: list[Img], *, draw: bool = False) -> Path:
             png(root / "JPEGImages" / img.name, img.width, img.height)
         objects = "".join(
             f"<object><name>{label}</name><truncated>0</truncated><difficult>0</difficult>"
-            f"<bndbox><xmin>{x!r}</xmin><ymin>{y!r}</ymin><xmax>{x + w!r}</xmax><ymax>{y + h!r}</ymax></bndbox></object>"
+            f"<bndbox><xmin>{x!r}</xmin><ymin>{y!r}</ymin>"
+            f"<xmax>{x + w!r}</xmax><ymax>{y + h!r}</ymax></bndbox></object>"
             for label, x, y, w, h in img.boxes
         )
         xml = (

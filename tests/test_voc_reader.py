@@ -17,8 +17,12 @@ OBJECT = (
 )
 
 
-def _xml(filename: str, objects: str, size: str = "<size><width>100</width><height>80</height></size>") -> str:
-    return f"<annotation><filename>{filename}</filename><path>/home/ann/x.jpg</path>{size}{objects}</annotation>"
+def _xml(
+    filename: str, objects: str, size: str = "<size><width>100</width><height>80</height></size>"
+) -> str:
+    return (
+        f"<annotation><filename>{filename}</filename><path>/home/ann/x.jpg</path>{size}{objects}</annotation>"
+    )
 
 
 def test_objects_become_boxes_with_flags_as_attributes(tmp_path: Path) -> None:
@@ -27,7 +31,11 @@ def test_objects_become_boxes_with_flags_as_attributes(tmp_path: Path) -> None:
     png(root / "JPEGImages" / "a.jpg", 100, 80)
     cvat = "<attributes><attribute><name>parked</name><value>true</value></attribute></attributes>"
     (root / "Annotations" / "a.xml").write_text(
-        _xml("a.jpg", OBJECT.format(name="car", x1=5, x2=45) + OBJECT.format(name="dog", x1=1.5, x2=2).replace("</object>", cvat + "</object>"))
+        _xml(
+            "a.jpg",
+            OBJECT.format(name="car", x1=5, x2=45)
+            + OBJECT.format(name="dog", x1=1.5, x2=2).replace("</object>", cvat + "</object>"),
+        )
     )
     items, bad = read(root)
     assert bad == []
@@ -44,7 +52,9 @@ def test_malformed_hostile_and_unsafe_files_are_quarantined(tmp_path: Path) -> N
     root = tmp_path / "voc"
     ann = root / "Annotations"
     ann.mkdir(parents=True)
-    (ann / "a_broken.xml").write_text("<annotation><filename>a.jpg</filename>\n<object><name>car</name>\n</annotation>")
+    (ann / "a_broken.xml").write_text(
+        "<annotation><filename>a.jpg</filename>\n<object><name>car</name>\n</annotation>"
+    )
     (ann / "b_bomb.xml").write_text(
         '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>\n'
         "<annotation><filename>&lol2;</filename></annotation>"
@@ -57,7 +67,10 @@ def test_malformed_hostile_and_unsafe_files_are_quarantined(tmp_path: Path) -> N
     (ann / "e_other.xml").write_text("<svg><rect/></svg>")
     (ann / "f_nosize.xml").write_text(_xml("missing.jpg", OBJECT.format(name="car", x1=1, x2=5), size=""))
     (ann / "g_bad_object.xml").write_text(
-        _xml("g.jpg", "<object><bndbox><xmin>1</xmin></bndbox></object>" + OBJECT.format(name="car", x1="a", x2=5))
+        _xml(
+            "g.jpg",
+            "<object><bndbox><xmin>1</xmin></bndbox></object>" + OBJECT.format(name="car", x1="a", x2=5),
+        )
     )
     items, bad = read(root)
     assert [(i.id, len(i.annotations), i.quarantined_annotations) for i in items] == [("g.jpg", 0, 2)]
@@ -69,8 +82,14 @@ def test_malformed_hostile_and_unsafe_files_are_quarantined(tmp_path: Path) -> N
         "(DTDForbidden): export the file without them",
         ("item", "Annotations/d_escape.xml"): "unsafe <filename>: path '../../etc/passwd' "
         "climbs out of the dataset with '..'",
-        ("annotation", "Annotations/d_escape.xml:object[0]"): "belongs to quarantined item Annotations/d_escape.xml",
-        ("item", "Annotations/e_other.xml"): "not a Pascal VOC file: root element <svg>, expected <annotation>",
+        (
+            "annotation",
+            "Annotations/d_escape.xml:object[0]",
+        ): "belongs to quarantined item Annotations/d_escape.xml",
+        (
+            "item",
+            "Annotations/e_other.xml",
+        ): "not a Pascal VOC file: root element <svg>, expected <annotation>",
         ("item", "Annotations/f_nosize.xml"): "no valid <size> and the image cannot be measured: "
         "image file missing.jpg not found",
         ("annotation", "Annotations/f_nosize.xml:object[0]"): "belongs to quarantined item missing.jpg",

@@ -14,7 +14,11 @@ from tests.readers import read, reasons
 
 
 def test_rows_become_pixel_boxes_with_file_line_ids(tmp_path: Path) -> None:
-    root = write_yolo(tmp_path / "d", [Img("a.png", 200, 100, [("car", 20, 10, 40, 30)]), Img("b.png", 50, 50)], ["car", "bus"])
+    root = write_yolo(
+        tmp_path / "d",
+        [Img("a.png", 200, 100, [("car", 20, 10, 40, 30)]), Img("b.png", 50, 50)],
+        ["car", "bus"],
+    )
     items, bad = read(root)
     assert bad == []
     assert [i.id for i in items] == ["images/a.png", "images/b.png"]
@@ -35,7 +39,10 @@ def test_classes_txt_side_by_side_layout_and_image_without_label_file(tmp_path: 
     (root / "train.txt").write_text("obj/y.png\n")  # a list of images, not a label file
     items, bad = read(root)
     assert bad == []
-    assert [(i.id, [a.label for a in i.annotations]) for i in items] == [("obj/x.jpg.png", []), ("obj/y.png", ["dog"])]
+    assert [(i.id, [a.label for a in i.annotations]) for i in items] == [
+        ("obj/x.jpg.png", []),
+        ("obj/y.png", ["dog"]),
+    ]
     assert items[1].annotations[0].bbox == pytest.approx((40, 30, 20, 40))
 
 
@@ -55,7 +62,10 @@ def test_malformed_rows_and_orphan_label_files_are_quarantined(tmp_path: Path) -
     (root / "labels" / "ghost.txt").write_text("0 0.5 0.5 0.1 0.1\n1 0.2 0.2 0.1 0.1\n")
     items, bad = read(root)
     [item] = items
-    assert [(a.id, a.label) for a in item.annotations] == [("labels/a.txt:1", "car"), ("labels/a.txt:8", "bus")]
+    assert [(a.id, a.label) for a in item.annotations] == [
+        ("labels/a.txt:1", "car"),
+        ("labels/a.txt:8", "bus"),
+    ]
     assert item.quarantined_annotations == 6
     assert reasons(bad) == {
         ("annotation", "labels/a.txt:3"): "class id 7 is not in the class names (0..1)",
@@ -112,8 +122,14 @@ def test_symlinks_escaping_the_root_are_refused(tmp_path: Path) -> None:
     items, bad = read(root)
     assert items == []
     assert reasons(bad) == {
-        ("item", "images/a.png"): "unsafe path: path 'labels/a.txt' leads outside the dataset root (symlink?)",
-        ("item", "images/linked.png"): "unsafe path: path 'images/linked.png' leads outside the dataset root (symlink?)",
+        (
+            "item",
+            "images/a.png",
+        ): "unsafe path: path 'labels/a.txt' leads outside the dataset root (symlink?)",
+        (
+            "item",
+            "images/linked.png",
+        ): "unsafe path: path 'images/linked.png' leads outside the dataset root (symlink?)",
     }
 
 
@@ -132,7 +148,7 @@ def test_missing_class_names_and_bad_yaml_fail_before_reading(tmp_path: Path) ->
     png(root / "images" / "a.png", 10, 10)
     (root / "labels").mkdir()
     (root / "labels" / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n")
-    with pytest.raises(DatasetError, match="no class names for this YOLO dataset: add data.yaml"):
+    with pytest.raises(DatasetError, match=r"no class names for this YOLO dataset: add data\.yaml"):
         read(root, "yolo")
     (root / "data.yaml").write_text("names: [car, bus\n")
     with pytest.raises(DatasetError, match=r"data.yaml: invalid YAML at line 2, column 1"):
