@@ -32,6 +32,11 @@ def png(path: Path, width: int, height: int, color: int = 0) -> Path:
     return path
 
 
+def header_png(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header declares width × height (its pixel data is not complete)."""
+    return bomb_png(path, width, height)
+
+
 def bomb_png(path: Path, width: int = 50_000, height: int = 50_000) -> Path:
     """A few hundred bytes that declare width × height pixels: a decompression bomb header."""
 
@@ -39,7 +44,7 @@ def bomb_png(path: Path, width: int = 50_000, height: int = 50_000) -> Path:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    body = zlib.compress(b"\x00" * (width + 1) * 4)
+    body = zlib.compress(b"\x00" * (width + 1) * 2)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
@@ -78,13 +83,15 @@ def write_coco(root: Path, images: list[Img], names: list[str]) -> Path:
     return path
 
 
-def write_yolo(root: Path, images: list[Img], names: list[str], *, draw: bool = True) -> Path:
+def write_yolo(root: Path, images: list[Img], names: list[str], *, header_only: bool = False) -> Path:
     """Ultralytics layout; coordinates written with 6 decimals, as Ultralytics' converters do."""
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "labels").mkdir(parents=True, exist_ok=True)
     (root / "data.yaml").write_text("names:\n" + "".join(f"  {i}: {n}\n" for i, n in enumerate(names)))
     for img in images:
-        if draw:
+        if header_only:
+            header_png(root / "images" / img.name, img.width, img.height)
+        else:
             png(root / "images" / img.name, img.width, img.height)
         rows = []
         for label, x, y, w, h in img.boxes:

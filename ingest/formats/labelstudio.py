@@ -8,7 +8,8 @@ One item per completed annotation of a task, ``<task id>-<annotation id>``, so t
 annotators of one task are scored separately; a task nobody annotated is an item ``<task
 id>`` with no annotations. Annotation ids are ``<task>-<annotation>-<result id>`` (with
 ``:k`` when one result carries several labels). Percent coordinates become pixels with the
-result's ``original_width``/``original_height``; a rotated rectangle keeps its unrotated
+result's ``original_width``/``original_height`` (rounded to 1/100 px, see
+:func:`ingest.model.to_pixels`); a rotated rectangle keeps its unrotated
 x/y/width/height and a ``rotation`` attribute. Text offsets are converted from Label
 Studio's UTF-16 units to Python characters. Cancelled (skipped) annotations and result types
 labelgate does not read (polygons, keypoints, text areas, relations ...) are quarantined
@@ -28,7 +29,7 @@ from ingest.base import DatasetReader, Record, register
 from ingest.formats.coco import json_error_position
 from ingest.ids import as_id, as_label
 from ingest.images import IMAGE_SUFFIXES
-from ingest.model import Annotation, Item, Quarantined, snippet
+from ingest.model import Annotation, Item, Quarantined, snippet, to_pixels
 from labelgate.errors import DatasetError
 
 BOX_TYPES = frozenset({"rectanglelabels", "rectangle"})
@@ -331,7 +332,12 @@ class LabelStudioImageReader(_LabelStudioReader):
                 )
             ]
         x, y, w, h = coords
-        box = (x / 100 * width, y / 100 * height, w / 100 * width, h / 100 * height)
+        box = (
+            to_pixels(x / 100, width),
+            to_pixels(y / 100, height),
+            to_pixels(w / 100, width),
+            to_pixels(h / 100, height),
+        )
         attributes: dict[str, Any] = {}
         if _number(value.get("rotation")) and value["rotation"]:
             attributes["rotation"] = value["rotation"]

@@ -1,6 +1,7 @@
 """YOLO detection datasets: one ``.txt`` per image, ``class x_center y_center width height``.
 
-Coordinates are fractions of the image size, so the reader needs each image's size: it
+Coordinates are fractions of the image size (converted to pixels rounded to 1/100 px, see
+:func:`ingest.model.to_pixels`), so the reader needs each image's size: it
 reads it from the image file's header (no decoding, ~15 µs) and refuses images over the
 pixel limit. A label file without its image cannot be converted and is quarantined.
 
@@ -25,7 +26,7 @@ from typing import Any
 from ingest.base import DatasetReader, Record, register
 from ingest.images import IMAGE_SUFFIXES, ImageProblem, read_header
 from ingest.lines import numbered_lines, raw_snippet
-from ingest.model import Annotation, Item, Quarantined
+from ingest.model import Annotation, Item, Quarantined, to_pixels
 from ingest.paths import UnsafePath
 from labelgate.errors import DatasetError
 
@@ -249,7 +250,12 @@ class YoloReader(DatasetReader):
                 )
                 continue
             cx, cy, w, h = (v for v in values if v is not None)
-            box = ((cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height)
+            box = (
+                to_pixels(cx - w / 2, width),
+                to_pixels(cy - h / 2, height),
+                to_pixels(w, width),
+                to_pixels(h, height),
+            )
             yield Annotation(locator, self.names[class_id], box)  # type: ignore[index]
 
 
