@@ -65,12 +65,15 @@ def read_header(path: Path, name: str | None = None, limit: int | None = None) -
 
 
 def decode(path: Path, name: str | None = None, limit: int | None = None) -> ImageHeader:
-    """Decode the whole image (after the header check): proves the file is a usable image."""
+    """Check the file's structure (Pillow's ``verify``: chunks, checksums, truncation), then
+    decode it, after the header check: proves the file is a usable image."""
     shown = name or path.name
     header = read_header(path, shown, limit)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.verify()
             with Image.open(path) as image:
                 image.load()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
