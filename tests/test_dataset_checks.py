@@ -82,7 +82,8 @@ def test_duplicates_conflicts_shares_and_pii(tmp_path: Path, db: Path) -> None:
     }
     with duckdb.connect(str(db), read_only=True) as con:
         message, evidence = con.execute(
-            "SELECT message, evidence FROM findings WHERE run_id = ? AND item_id = 'c' AND rule_id = 'CON-001'",
+            "SELECT message, evidence FROM findings "
+            "WHERE run_id = ? AND item_id = 'c' AND rule_id = 'CON-001'",
             [summary.run_id],
         ).fetchone()  # type: ignore[misc]
     assert message == "c repeats a with another label"
@@ -179,7 +180,8 @@ def test_image_files_missing_broken_bombs_duplicates_and_sizes(tmp_path: Path, d
     with duckdb.connect(str(db), read_only=True) as con:
         messages = dict(
             con.execute(
-                "SELECT item_id, message FROM findings WHERE run_id = ? AND rule_id IN ('IMG-001', 'IMG-002', 'IMG-003')",
+                "SELECT item_id, message FROM findings "
+                "WHERE run_id = ? AND rule_id IN ('IMG-001', 'IMG-002', 'IMG-003')",
                 [summary.run_id],
             ).fetchall()
         )
