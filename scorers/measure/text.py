@@ -1,8 +1,8 @@
 """Basic facts about an item's text: length, tokens, blank texts.
 
-Tokens are runs of letters/digits or single punctuation marks (``\\w+|[^\\w\\s]``): the same
-notion the span measurements use for token boundaries, and close to how CoNLL files split
-words, without needing a language model.
+Tokens are words (letters/digits, with inner hyphens or apostrophes: ``O'Neil``, ``6-4``),
+clitics (``'s``) and single punctuation marks: close to how CoNLL files split words, without
+needing a language model.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rulebook.vocabulary import FieldSpec
 from scorers.measure import register
 from scorers.measure.base import MeasureContext, Measurement, Row
 
-TOKEN = re.compile(r"\w+|[^\w\s]")
+TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|['’]\w+|[^\w\s]")
 TEXT_KINDS = frozenset({"text_classification", "text_spans"})
 
 
