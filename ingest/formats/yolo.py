@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from ingest.base import DatasetReader, Record, register
@@ -34,17 +34,30 @@ CONFIG_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
 NAMES_FILES = ("classes.txt", "obj.names", "classes.names")
 
 
+def _stem(rel: str) -> str:
+    """``rel`` without its suffix (string work: this runs for every file of the dataset)."""
+    folder, _, name = rel.rpartition("/")
+    base = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    return f"{folder}/{base}" if folder else base
+
+
+def _suffix(rel: str) -> str:
+    name = rel.rpartition("/")[2]
+    return "." + name.rsplit(".", 1)[1].lower() if "." in name.lstrip(".") else ""
+
+
 def _image_key(rel: str) -> str:
-    parts = list(PurePosixPath(rel).parts)
+    """The label path (without suffix) for an image: the last ``images`` folder becomes ``labels``."""
+    parts = rel.split("/")
     for index in range(len(parts) - 2, -1, -1):
         if parts[index] == "images":
             parts[index] = "labels"
             break
-    return str(PurePosixPath(*parts).with_suffix(""))
+    return _stem("/".join(parts))
 
 
 def _in_labels_dir(rel: str) -> bool:
-    return "labels" in PurePosixPath(rel).parts[:-1]
+    return "labels" in rel.split("/")[:-1]
 
 
 @register
@@ -119,35 +132,52 @@ class YoloReader(DatasetReader):
 
     def files(self) -> list[Path]:
         config = self._config_file()
-        labels = [self.base / rel for _, _, rel in self._pairs() if rel is not None]
+        pairs, _ = self._pairs()
+        labels = [self.base / rel for _, _, rel in pairs if rel is not None]
         return ([config] if config else []) + labels
 
-    def _walk(self) -> Iterator[str]:
-        for folder, dirs, files in os.walk(self.base):
-            dirs.sort()
-            for name in sorted(files):
-                yield os.path.relpath(os.path.join(folder, name), self.base).replace(os.sep, "/")
+    def _walk(self, folder: str = "") -> Iterator[tuple[str, bool]]:
+        """``(relative path, is a symlink)`` of every file, sorted; symlinked folders are not entered."""
+        try:
+            entries = sorted(os.scandir(self.base / folder if folder else self.base), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            rel = f"{folder}/{entry.name}" if folder else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                yield from self._walk(rel)
+            elif entry.is_symlink() or entry.is_file(follow_symlinks=False):
+                yield rel, entry.is_symlink()
 
-    def _pairs(self) -> list[tuple[str, str | None, str | None]]:
-        """``(key, image, label)`` relative paths, sorted by key; either side may be missing."""
+    def _pairs(self) -> tuple[list[tuple[str, str | None, str | None]], set[str]]:
+        """``(key, image, label)`` relative paths sorted by key (either side may be missing), and
+        the paths that are symlinks (checked against the root before use)."""
         images: dict[str, list[str]] = {}
         texts: dict[str, str] = {}
-        for rel in self._walk():
-            suffix = PurePosixPath(rel).suffix.lower()
+        links: set[str] = set()
+        for rel, is_link in self._walk():
+            if is_link:
+                links.add(rel)
+            suffix = _suffix(rel)
             if suffix in IMAGE_SUFFIXES:
                 images.setdefault(_image_key(rel), []).append(rel)
             elif suffix == ".txt":
-                texts[str(PurePosixPath(rel).with_suffix(""))] = rel
+                texts[_stem(rel)] = rel
         pairs: list[tuple[str, str | None, str | None]] = []
         for key in sorted(set(images) | {k for k, rel in texts.items() if _in_labels_dir(rel)}):
             label = texts.get(key)
             candidates: list[str | None] = [*images.get(key, [])] or [None]
             pairs.extend((key, image, label) for image in candidates)
-        return pairs
+        return pairs, links
+
+    def _path(self, rel: str, links: set[str]) -> Path:
+        """The file of ``rel``: walked files are inside the root unless they are symlinks."""
+        return self.root.resolve(rel) if rel in links else self.base / rel
 
     def records(self) -> Iterator[Record]:
         shared: set[str] = set()
-        for _, image, label in self._pairs():
+        pairs, links = self._pairs()
+        for _, image, label in pairs:
             if image is None:
                 assert label is not None
                 yield from self._refuse(
@@ -161,12 +191,12 @@ class YoloReader(DatasetReader):
                 continue
             if label is not None:
                 shared.add(label)
-            yield from self._item(image, label)
+            yield from self._item(image, label, links)
 
-    def _item(self, image: str, label: str | None) -> Iterator[Record]:
+    def _item(self, image: str, label: str | None, links: set[str]) -> Iterator[Record]:
         try:
-            image_path = self.root.resolve(image)
-            label_path = self.root.resolve(label) if label else None
+            image_path = self._path(image, links)
+            label_path = self._path(label, links) if label else None
         except UnsafePath as exc:
             yield from self._refuse(image, label, f"unsafe path: {exc}")
             return
@@ -219,7 +249,7 @@ class YoloReader(DatasetReader):
     def _rows(
         self, label: str, path: Path, width: int, height: int, item_id: str
     ) -> Iterator[Annotation | Quarantined]:
-        classes = len(self.names)
+        names = self.names
         for number, line, raw in numbered_lines(path):
             locator = f"{label}:{number}"
             if line is None:
@@ -230,33 +260,46 @@ class YoloReader(DatasetReader):
             parts = line.split()
             if not parts:
                 continue
-            problem = None
-            if len(parts) != 5:
-                problem = f"expected 5 values 'class x_center y_center width height', got {len(parts)}"
-                if len(parts) > 5:
-                    problem += " (segmentation, oriented-box and prediction rows are not read)"
-            else:
-                class_id = _class_id(parts[0])
-                values = [_finite(p) for p in parts[1:]]
-                if class_id is None:
-                    problem = f"class id {parts[0]!r} is not a whole number"
-                elif not 0 <= class_id < classes:
-                    problem = f"class id {class_id} is not in the class names (0..{classes - 1})"
-                elif any(v is None for v in values):
-                    problem = f"coordinates must be finite numbers, got {' '.join(parts[1:])}"
-            if problem is not None:
-                yield Quarantined(
-                    label, locator, problem, item_id=item_id, annotation_id=locator, raw=line[:300]
-                )
-                continue
-            cx, cy, w, h = (v for v in values if v is not None)
+            try:  # the common case, fast: five well-formed values
+                class_text, *coords = parts
+                cx, cy, w, h = map(float, coords)
+                class_id = int(class_text)
+                usable = 0 <= class_id < len(names) and math.isfinite(cx + cy + w + h)
+            except ValueError:
+                usable = False
+            if not usable:
+                problem = _row_problem(parts, len(names))
+                if problem is not None:
+                    yield Quarantined(
+                        label, locator, problem, item_id=item_id, annotation_id=locator, raw=line[:300]
+                    )
+                    continue
+                class_id = _class_id(parts[0]) or 0  # a whole number written as "1.0"
+                cx, cy, w, h = map(float, parts[1:])
             box = (
                 to_pixels(cx - w / 2, width),
                 to_pixels(cy - h / 2, height),
                 to_pixels(w, width),
                 to_pixels(h, height),
             )
-            yield Annotation(locator, self.names[class_id], box)  # type: ignore[index]
+            yield Annotation(locator, names[class_id], box)
+
+
+def _row_problem(parts: list[str], classes: int) -> str | None:
+    """Why a YOLO row cannot be used (the slow path, for the quarantine reason)."""
+    if len(parts) != 5:
+        problem = f"expected 5 values 'class x_center y_center width height', got {len(parts)}"
+        if len(parts) > 5:
+            problem += " (segmentation, oriented-box and prediction rows are not read)"
+        return problem
+    class_id = _class_id(parts[0])
+    if class_id is None:
+        return f"class id {parts[0]!r} is not a whole number"
+    if not 0 <= class_id < classes:
+        return f"class id {class_id} is not in the class names (0..{classes - 1})"
+    if any(_finite(p) is None for p in parts[1:]):
+        return f"coordinates must be finite numbers, got {' '.join(parts[1:])}"
+    return None
 
 
 def _class_id(text: str) -> int | None:
