@@ -108,11 +108,12 @@ def score_dataset(
     _check_kind(reader, compiled)
     records = reader.records()
     first = _first(records)  # surfaces unreadable datasets before anything is written
-    measurements = prepare_measurements(reader, compiled)  # on-demand ones; dataset pre-pass if needed
     fingerprint = reader.fingerprint()
     store = Store(db)
     run_id = new_run_id()
     started = time.perf_counter()
+    prepared: dict[str, float] = {}  # the dataset pre-pass, when a rule reads a dataset-level field
+    measurements = prepare_measurements(reader, compiled, prepared)
     config: dict[str, Any] = {
         "format": reader.format,
         "chunk_annotations": chunk_annotations or CHUNK_ANNOTATIONS.get(),
@@ -179,7 +180,7 @@ def score_dataset(
     finally:
         summary.status = status
         summary.duration_s = time.perf_counter() - started
-        summary.stage_seconds = {**stages, **scorer.seconds, "store (background)": writer.seconds}
+        summary.stage_seconds = {**prepared, **stages, **scorer.seconds, "store (background)": writer.seconds}
         with store.write() as con:
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, error = ? WHERE run_id = ?",
