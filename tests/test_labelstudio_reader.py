@@ -195,3 +195,19 @@ def test_broken_json_fails_before_anything_is_read(tmp_path: Path) -> None:
         match=r"export.json: invalid JSON at line 2, column 20 .*: fix the file or export it again",
     ):
         read(path, "labelstudio")
+
+
+def test_text_tasks_without_a_clear_text_field_are_quarantined(tmp_path: Path) -> None:
+    span = {"id": "e1", "type": "labels", "value": {"start": 0, "end": 1, "labels": ["LOC"]}}
+    tasks = [
+        {"id": 1, "data": {"title": "a", "body": "b"}, "annotations": [{"id": 10, "result": [span]}]},
+        {"id": 2, "data": {"text": "Rome"}, "annotations": [{"id": 20, "result": "oops"}]},
+    ]
+    items, bad = read(_write(tmp_path, tasks), "labelstudio-text")
+    assert [(i.id, i.annotations, i.quarantined_annotations) for i in items] == [("2-20", [], 1)]
+    assert reasons(bad) == {
+        ("item", "[0].annotations[0]"): "cannot tell which data field holds the text (fields: title, body): "
+        "name it 'text'",
+        ("annotation", "[0].annotations[0] 1-10-e1"): "belongs to quarantined item 1-10",
+        ("annotation", "[1].annotations[0] 2-20-result[0]"): "result must be an object",
+    }

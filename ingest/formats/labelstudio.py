@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeGuard
+from typing import Any, TypeGuard
 
 import ijson
 
@@ -95,8 +95,6 @@ def utf16_to_index(text: str, offset: int) -> int:
 
 
 class _LabelStudioReader(DatasetReader):
-    handles: ClassVar[Literal["image", "text"]]
-
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
         if not self.path.is_file():
@@ -190,7 +188,7 @@ class _LabelStudioReader(DatasetReader):
             ann_id = as_id(annotation.get("id")) or str(k)
             results = annotation.get("result") or []
             if not isinstance(results, list):
-                results = []
+                results = [results]  # quarantined below as a result that is not an object
             yield from self._item(task, f"{task_id}-{ann_id}", annotation, results, where, name, seen)
 
     def _item(
@@ -208,8 +206,8 @@ class _LabelStudioReader(DatasetReader):
             problem = f"duplicate task/annotation id {item_id}: ids must be unique"
         elif annotation.get("was_cancelled"):
             problem = f"annotation {item_id} was cancelled (skipped) in Label Studio"
-        text = _text_data(task) if self.handles == "text" else None
-        if problem is None and self.handles == "text" and text is None:
+        text = _text_data(task) if self.kind == "text" else None
+        if problem is None and self.kind == "text" and text is None:
             keys = ", ".join(map(str, task["data"])) or "none"
             problem = f"cannot tell which data field holds the text (fields: {keys}): name it 'text'"
         converted = self._results(results, item_id, text)
@@ -256,7 +254,7 @@ class _LabelStudioReader(DatasetReader):
             good,
             width=size[0] if size else None,
             height=size[1] if size else None,
-            media=media if self.handles == "image" else None,
+            media=media if self.kind == "image" else None,
             text=text,
             source=f"{name}#{locator}",
             attributes=attributes,
@@ -302,7 +300,6 @@ def _each_label(labels: list[Any], base_id: str) -> Iterator[tuple[str, str | No
 class LabelStudioImageReader(_LabelStudioReader):
     format = "labelstudio"
     kind = "image"
-    handles = "image"
     description = "Label Studio JSON export with rectangle results (image boxes)"
 
     def convert(
@@ -355,7 +352,6 @@ class LabelStudioImageReader(_LabelStudioReader):
 class LabelStudioTextReader(_LabelStudioReader):
     format = "labelstudio-text"
     kind = "text"
-    handles = "text"
     description = "Label Studio JSON export with text labels (spans) and choices"
 
     def convert(
@@ -378,7 +374,9 @@ class LabelStudioTextReader(_LabelStudioReader):
             return [(base_id, "span has no label")]
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
             return [(base_id, f"span needs integer start and end offsets, got {snippet([start, end], 60)}")]
-        assert isinstance(start, int) and isinstance(end, int) and text is not None
+        assert isinstance(start, int) and isinstance(end, int)
+        if text is None:
+            return [(base_id, "the task has no text for this span")]
         begin, finish = utf16_to_index(text, start), utf16_to_index(text, end)
         span_text = value.get("text") if isinstance(value.get("text"), str) else None
         return [
