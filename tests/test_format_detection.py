@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from engine.run import score_dataset
 from ingest.base import READERS, open_dataset
 from ingest.formats import FORMATS
 from labelgate.errors import DatasetError
 from tests.formats import Img, write_coco, write_labelstudio, write_voc, write_yolo
-from tests.helpers import run_cli
+from tests.helpers import run_cli, write_rulebook
 
 IMAGES = [Img("a.png", 20, 10, [("car", 1, 1, 4, 4)])]
 
@@ -84,3 +85,52 @@ def test_score_help_lists_every_format() -> None:
     result = run_cli("score", "--help", env={"COLUMNS": "400"})
     assert result.code == 0
     assert "Dataset format: auto, " + ", ".join(FORMATS) + "." in " ".join(result.stdout.split())
+
+
+KIND_RULES = {
+    "image_boxes": "applies_to: image_boxes\ntaxonomy: [car]\nrules:\n"
+    "  - {id: R1, clause: c, when: box.width > 3, severity: minor}\n",
+    "text_spans": "applies_to: text_spans\ntaxonomy: [LOC]\nrules:\n"
+    "  - {id: R1, clause: c, when: span.length > 3, severity: minor}\n",
+    "text_classification": "applies_to: text_classification\ntaxonomy: [greeting]\nrules:\n"
+    "  - {id: R1, clause: c, when: label.in_taxonomy, severity: minor}\n",
+}
+KIND_OF = {
+    "coco": "image_boxes",
+    "yolo": "image_boxes",
+    "voc": "image_boxes",
+    "labelstudio": "image_boxes",
+    "labelstudio-text": "text_spans",
+    "text-jsonl": "text_classification",
+    "text-csv": "text_classification",
+    "spans-jsonl": "text_spans",
+    "conll": "text_spans",
+}
+
+
+def test_every_format_scores_end_to_end(tmp_path: Path) -> None:
+    datasets = _datasets(tmp_path)
+    for name, path in datasets.items():
+        rules = write_rulebook(
+            tmp_path, f"rulebook: t\nversion: 1\nguideline: g\n{KIND_RULES[KIND_OF[name]]}", f"{name}.yaml"
+        )
+        summary = score_dataset(path, rules, tmp_path / "runs.duckdb", format=name)
+        assert (summary.status, summary.items_in, summary.annotations_in, summary.findings) == (
+            "finished",
+            1,
+            1,
+            1,
+        ), name
+
+
+def test_cli_scores_a_yolo_folder(tmp_path: Path) -> None:
+    root = write_yolo(tmp_path / "yolo", IMAGES, ["car"])
+    rules = write_rulebook(tmp_path, "rulebook: t\nversion: 1\nguideline: g\n" + KIND_RULES["image_boxes"])
+    result = run_cli(
+        "score", root, "--format", "yolo", "--rulebook", rules, "--db", tmp_path / "r.duckdb", "--quiet"
+    )
+    assert result.code == 0, result.stderr
+    found = json.loads(run_cli("findings", "latest", "--db", tmp_path / "r.duckdb", "--json").stdout)
+    assert [(f["item_id"], f["annotation_id"], f["rule_id"]) for f in found] == [
+        ("images/a.png", "labels/a.txt:1", "R1")
+    ]
