@@ -21,6 +21,7 @@ DB_OPT = typer.Option(None, "--db", help="DuckDB file [env LABELGATE_DB].")
 def register(app: typer.Typer) -> None:
     app.command("runs")(runs)
     app.command("findings")(findings)
+    app.command("labels")(labels)
     app.command("export")(export_command)
 
 
@@ -117,6 +118,26 @@ def findings(
         )
         if len(quarantine) > len(shown):
             err.print(f"... {len(quarantine) - len(shown)} more: labelgate findings {run_id} --quarantined")
+
+
+def labels(
+    run: str = typer.Argument(..., help="Run id, a unique prefix of it, or 'latest'."),
+    db: Path = DB_OPT,
+    json_: bool = JSON_OPT,
+    nl: bool = NL_OPT,
+    csv: bool = CSV_OPT,
+) -> None:
+    """Show the class distribution of a run: annotations, items and share per label.
+
+    Example: labelgate labels latest --db runs.duckdb
+    """
+    style = style_from(json_, nl, csv)
+    with Store(_db(db)).read() as con:
+        run_id = queries.resolve_run(con, run)
+        frame = queries.label_counts(con, run_id)
+    if style.value == "table" and not frame.empty:
+        frame = frame.assign(share=frame["share"].map(lambda v: f"{v:.1%}"))
+    emit(frame, style, title=f"labels of run {run_id}", empty="no annotations were scored")
 
 
 def export_command(

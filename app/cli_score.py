@@ -11,6 +11,7 @@ from app.output import err, out
 from app.progress import run_progress
 from app.summary import print_summary
 from engine.run import score_dataset
+from ingest.formats import FORMATS
 from labelgate.resources import example_path
 from labelgate.settings import DB
 from reports.export import export
@@ -24,10 +25,12 @@ def register(app: typer.Typer) -> None:
 
 
 def score(
-    dataset: Path = typer.Argument(..., help="Dataset file or folder (e.g. a COCO .json)."),
+    dataset: Path = typer.Argument(
+        ..., help="Dataset file or folder (COCO .json, YOLO or VOC folder, .jsonl, .csv, .conll ...)."
+    ),
     rulebook: Path = typer.Option(..., "--rulebook", "-r", help="Rulebook YAML file."),
     db: Path = typer.Option(None, "--db", help="DuckDB file for runs [env LABELGATE_DB]."),
-    format: str = typer.Option("auto", "--format", "-f", help="Dataset format: auto, coco."),
+    format: str = typer.Option("auto", "--format", "-f", help=f"Dataset format: auto, {', '.join(FORMATS)}."),
     rule_engine: str = typer.Option("durable", "--rule-engine", help="durable (default) or reference."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary; print only the run id."),
 ) -> None:

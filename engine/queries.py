@@ -99,3 +99,13 @@ def rule_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
            FROM findings WHERE run_id = ? GROUP BY rule_id, severity ORDER BY findings DESC, rule_id""",
         [run_id],
     ).df()
+
+
+def label_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
+    """The class distribution of a run's scored annotations: count, items and share per label."""
+    return con.execute(
+        """SELECT label, count(*) AS annotations, count(DISTINCT item_id) AS items,
+                  count(*) / sum(count(*)) OVER () AS share
+           FROM annotations WHERE run_id = ? GROUP BY label ORDER BY annotations DESC, label""",
+        [run_id],
+    ).df()

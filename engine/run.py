@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.background import BackgroundWriter, DatabaseThread
+from engine.dataset_pass import prepare_measurements
 from engine.model_run import JudgeSetup, run_model_path
 from engine.scoring import ChunkScorer
 from engine.store import Store
@@ -29,7 +30,7 @@ from labelgate.settings import CHUNK_ANNOTATIONS
 from labelgate.version import __version__
 from rulebook.compiler import Backend, CompiledRulebook, compile_rulebook
 from rulebook.loader import load_file
-from scorers.measure import fields_for, measurements_for
+from scorers.measure import fields_for
 
 Progress = Callable[[ChunkCounts], None]
 
@@ -129,6 +130,8 @@ def score_dataset(
     run_id = new_run_id()
     started = time.perf_counter()
     use_models = judge is not None and compiled.judgment_model is not None
+    prepared: dict[str, float] = {}  # the dataset pre-pass, when a rule reads a dataset-level field
+    measurements = prepare_measurements(reader, compiled, prepared)
     config: dict[str, Any] = {
         "format": reader.format,
         "chunk_annotations": chunk_annotations or CHUNK_ANNOTATIONS.get(),
@@ -165,7 +168,7 @@ def score_dataset(
     summary = RunSummary(
         run_id, Path(db), "running", models=models, simulated=bool(judge is not None and use_models and judge.simulated)
     )
-    scorer = ChunkScorer(compiled, measurements_for(compiled.rulebook.applies_to))
+    scorer = ChunkScorer(compiled, measurements)
     status, error = "finished", None
     stages: dict[str, float] = {"ingest": 0.0}
 
@@ -219,7 +222,7 @@ def score_dataset(
     finally:
         summary.status = status
         summary.duration_s = time.perf_counter() - started
-        summary.stage_seconds = {**stages, **scorer.seconds, "store (background)": db_thread.seconds}
+        summary.stage_seconds = {**prepared, **stages, **scorer.seconds, "store (background)": db_thread.seconds}
         with store.write() as con:
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, error = ? WHERE run_id = ?",

@@ -42,6 +42,11 @@ class Run:
         with Store(self.db).read() as con:
             return queries.scores(con, self.id)
 
+    def labels(self) -> pd.DataFrame:
+        """Class distribution: annotations, items and share per label."""
+        with Store(self.db).read() as con:
+            return queries.label_counts(con, self.id)
+
     def quarantine(self) -> pd.DataFrame:
         with Store(self.db).read() as con:
             return queries.quarantine(con, self.id)

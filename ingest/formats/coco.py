@@ -16,6 +16,7 @@ from typing import Any
 import ijson
 
 from ingest.base import DatasetReader, Record, register
+from ingest.images import ImageProblem, read_header
 from ingest.model import Annotation, Item, Quarantined, snippet
 from ingest.paths import UnsafePath
 from labelgate.errors import DatasetError
@@ -184,6 +185,8 @@ class CocoReader(DatasetReader):
             size = self._size_from_file(file_name)
             if size is None:
                 return (f"image {image_id} has no valid width/height and its file cannot be read to measure them"), None
+            if isinstance(size, str):
+                return f"image {image_id} has no valid width/height and its file was refused: {size}", None
             width, height = size
         assert isinstance(width, int | float) and isinstance(height, int | float)
         attributes: dict[str, Any] = {"coco_image_id": image_id}
@@ -197,20 +200,19 @@ class CocoReader(DatasetReader):
             attributes=attributes,
         )
 
-    def _size_from_file(self, file_name: str) -> tuple[int, int] | None:
+    def _size_from_file(self, file_name: str) -> tuple[int, int] | str | None:
+        """The image's size from its header, a reason it was refused, or None if not found."""
         try:
             path = self.root.find(file_name)
         except UnsafePath:
             return None
         if path is None:
             return None
-        from PIL import Image
-
         try:
-            with Image.open(path) as image:
-                return image.size
-        except (OSError, Image.DecompressionBombError, ValueError):
-            return None
+            header = read_header(path, file_name)
+        except ImageProblem as exc:
+            return str(exc)
+        return header.width, header.height
 
     def _annotation(
         self,
@@ -254,7 +256,10 @@ class CocoReader(DatasetReader):
         if "iscrowd" in attributes:
             attributes["iscrowd"] = bool(attributes["iscrowd"])
         x, y, w, h = (float(v) for v in bbox)
-        return image_id, Annotation(ann_id, categories[category], (x, y, w, h), attributes=attributes)
+        segmentation = record.get("segmentation")
+        return image_id, Annotation(
+            ann_id, categories[category], (x, y, w, h), attributes=attributes, segmentation=segmentation
+        )
 
 
 def json_error_position(path: Path, exc: Exception) -> str:

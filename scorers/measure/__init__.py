@@ -8,7 +8,7 @@ from typing import Any
 from ingest.model import Item
 from rulebook.model import AttributeSpec
 from rulebook.vocabulary import FieldSpec
-from scorers.measure.base import MeasureContext, Measurement, Row
+from scorers.measure.base import DatasetInfo, DatasetMeasurement, MeasureContext, Measurement, Row
 
 MEASUREMENTS: list[Measurement] = []
 
@@ -20,12 +20,29 @@ def register(measurement: Measurement) -> Measurement:
 
 
 def _builtins() -> None:
-    from scorers.measure import boxes, labels, overlap  # noqa: F401  (they register themselves)
+    from scorers.measure import (  # noqa: F401  (they register themselves)
+        boxes,
+        dataset,
+        files,
+        iob,
+        labels,
+        overlap,
+        pii,
+        segmentation,
+        spans,
+        text,
+    )
 
 
 def measurements_for(applies_to: str) -> list[Measurement]:
+    """Every measurement for this kind of item, on-demand ones included (the vocabulary)."""
     _builtins()
     return [m for m in MEASUREMENTS if applies_to in m.applies_to]
+
+
+def measurements_used(applies_to: str, fields_used: set[str] | frozenset[str]) -> list[Measurement]:
+    """The measurements a run needs: always-on ones, and on-demand ones whose fields are read."""
+    return [m for m in measurements_for(applies_to) if m.used_by(fields_used)]
 
 
 def fields_for(applies_to: str) -> list[FieldSpec]:
@@ -92,11 +109,14 @@ def measure_item(item: Item, ctx: MeasureContext, measurements: Iterable[Measure
 
 __all__ = [
     "MEASUREMENTS",
+    "DatasetInfo",
+    "DatasetMeasurement",
     "MeasureContext",
     "Measurement",
     "Row",
     "fields_for",
     "measure_item",
     "measurements_for",
+    "measurements_used",
     "register",
 ]

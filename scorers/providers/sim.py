@@ -272,8 +272,9 @@ def _schema(body: dict[str, Any]) -> dict[str, Any]:
         if message.get("role") != "system":
             continue
         content = message.get("content")
-        texts = [content] if isinstance(content, str) else [
-            c.get("text", "") for c in content or [] if isinstance(c, dict)]
+        texts = (
+            [content] if isinstance(content, str) else [c.get("text", "") for c in content or [] if isinstance(c, dict)]
+        )
         for text in texts:
             schema = _json_object_with(text, '"properties"')
             if schema:
@@ -289,7 +290,7 @@ def _json_object_with(text: str, marker: str) -> dict[str, Any]:
         for index in range(start, len(text)):
             depth += {"{": 1, "}": -1}.get(text[index], 0)
             if depth == 0:
-                candidate = text[start:index + 1]
+                candidate = text[start : index + 1]
                 if marker in candidate:
                     try:
                         return dict(json.loads(candidate))

@@ -1,0 +1,93 @@
+"""Safe access to image files: size from the header, a pixel limit, decoding and content hashes.
+
+An image is never decoded before its header says it is within ``LABELGATE_MAX_IMAGE_PIXELS``:
+a small PNG can declare billions of pixels (a decompression bomb). Pillow opens files lazily,
+so reading the size costs a header read (~15 µs), not a decode. Problems come back as
+:class:`ImageProblem` with a one-line reason readers put in the quarantine table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from labelgate.settings import MAX_IMAGE_PIXELS
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".dng", ".mpo", ".pfm"})
+_PILLOW_PIXELS = re.compile(r"\((\d+) pixels\)")
+
+
+class ImageProblem(Exception):
+    """An image file that is missing, unreadable or refused; ``str()`` is the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageHeader:
+    width: int
+    height: int
+    format: str | None
+
+
+def _over_limit(name: str, pixels: int, limit: int) -> ImageProblem:
+    return ImageProblem(
+        f"image {name} has {pixels:,} pixels, over the limit of {limit:,} "
+        "(LABELGATE_MAX_IMAGE_PIXELS): refused as a possible decompression bomb"
+    )
+
+
+def read_header(path: Path, name: str | None = None, limit: int | None = None) -> ImageHeader:
+    """Width, height and format from the file header; refuses images over the pixel limit."""
+    shown = name or path.name
+    limit = MAX_IMAGE_PIXELS.get() if limit is None else limit
+    if not path.is_file():
+        raise ImageProblem(f"image file {shown} not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                fmt = image.format
+    except Image.DecompressionBombError as exc:
+        found = _PILLOW_PIXELS.search(str(exc))
+        raise _over_limit(shown, int(found.group(1)) if found else 0, limit) from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageProblem(f"image {shown} cannot be read as an image ({_first_line(exc)})") from None
+    if width * height > limit:
+        raise _over_limit(shown, width * height, limit)
+    return ImageHeader(width, height, fmt)
+
+
+def decode(path: Path, name: str | None = None, limit: int | None = None) -> ImageHeader:
+    """Check the file's structure (Pillow's ``verify``: chunks, checksums, truncation), then
+    decode it, after the header check: proves the file is a usable image."""
+    shown = name or path.name
+    header = read_header(path, shown, limit)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.verify()
+            with Image.open(path) as image:
+                image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageProblem(f"image {shown} cannot be decoded ({_first_line(exc)})") from None
+    return header
+
+
+def content_digest(path: Path) -> bytes:
+    """SHA-256 of the file's bytes (16 bytes kept): finds byte-identical duplicate images."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()[:16]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__

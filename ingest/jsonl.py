@@ -1,0 +1,131 @@
+"""Shared reading of JSON Lines text datasets: one JSON object per line, one item per object.
+
+Each line is parsed on its own (constant memory); a line that is not UTF-8, not JSON, not an
+object, has no ``text`` string or repeats an id is quarantined with its line number. The item
+id is the record's ``id`` (string or integer), else ``line N``. Subclasses turn a record's
+labels or spans into annotations.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+
+from ingest.base import DatasetReader, Record
+from ingest.ids import as_id
+from ingest.lines import numbered_lines, raw_snippet
+from ingest.model import Annotation, Item, Quarantined, snippet
+from labelgate.errors import DatasetError
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonlines")
+SNIFF_LINES = 20
+
+
+class JsonlTextReader(DatasetReader):
+    """Base of the JSON Lines readers; subclasses implement ``annotations`` and ``looks_like``."""
+
+    kind = "text"
+    reserved: ClassVar[frozenset[str]] = frozenset({"id", "text"})
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        if not self.path.is_file():
+            raise DatasetError(f"{self.path}: {self.format} needs a .jsonl file, not a folder: pass the file")
+
+    @classmethod
+    @abstractmethod
+    def looks_like(cls, record: dict[str, Any]) -> bool:
+        """Whether one parsed record has this reader's shape (for ``--format auto``)."""
+
+    @abstractmethod
+    def annotations(
+        self, record: dict[str, Any], item_id: str, locator: str
+    ) -> tuple[list[Annotation], list[Quarantined]]:
+        """The record's annotations, and quarantined ones (with annotation-level locators)."""
+
+    @classmethod
+    def sniff(cls, path: Path) -> bool:
+        if not path.is_file() or path.suffix.lower() not in JSONL_SUFFIXES:
+            return False
+        seen = 0
+        for _, line, _ in numbered_lines(path):
+            if not line or not line.strip():
+                continue
+            seen += 1
+            if seen > SNIFF_LINES:
+                break
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("text"), str):
+                return cls.looks_like(record)
+        return False
+
+    def files(self) -> list[Path]:
+        return [self.path]
+
+    def records(self) -> Iterator[Record]:
+        name = self.path.name
+        seen: set[str] = set()
+        for number, line, raw in numbered_lines(self.path):
+            locator = f"line {number}"
+            if line is None:
+                yield Quarantined(name, locator, "not valid UTF-8 text", "item", raw=raw_snippet(raw))
+                continue
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                reason = f"invalid JSON at column {exc.colno} ({exc.msg})"
+                yield Quarantined(name, locator, reason, "item", raw=raw_snippet(raw))
+                continue
+            if not isinstance(record, dict):
+                yield Quarantined(name, locator, "line is not a JSON object", "item", raw=raw_snippet(raw))
+                continue
+            item_id = as_id(record.get("id")) or locator
+            problem = self._item_problem(record, item_id, seen)
+            annotations, bad = self.annotations(record, item_id, locator)
+            if problem is not None:
+                yield Quarantined(name, locator, problem, "item", item_id=item_id, raw=snippet(record))
+                for ann in annotations:
+                    reason = f"belongs to quarantined item {item_id}"
+                    yield Quarantined(name, f"{locator} {ann.id}", reason, item_id=item_id, annotation_id=ann.id)
+                for record_bad in bad:
+                    record_bad.reason = f"belongs to quarantined item {item_id}"
+                    yield record_bad
+                continue
+            seen.add(item_id)
+            yield from bad
+            yield Item(
+                item_id,
+                "text",
+                annotations,
+                text=record["text"],
+                source=f"{name}#{locator}",
+                quarantined_annotations=len(bad),
+            )
+
+    @staticmethod
+    def _item_problem(record: dict[str, Any], item_id: str, seen: set[str]) -> str | None:
+        if "id" in record and record["id"] is not None and as_id(record["id"]) is None:
+            return f"'id' must be a string or an integer, got {snippet(record['id'], 60)}"
+        if item_id in seen:
+            return f"duplicate id {item_id!r}: ids must be unique"
+        if "text" not in record:
+            return "record has no 'text'"
+        text = record["text"]
+        if not isinstance(text, str):
+            return f"'text' must be a string, got {snippet(text, 60)}"
+        return None
+
+    def extra_attributes(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Scalar top-level fields other than the reader's own keys, kept as annotation attributes."""
+        return {
+            str(k): v for k, v in record.items() if k not in self.reserved and isinstance(v, bool | int | float | str)
+        }

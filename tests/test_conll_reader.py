@@ -1,0 +1,107 @@
+"""CoNLL BIO/IOB: sentences become texts with character spans; sequence problems are kept
+as facts (never silently fixed); the scheme is detected per file; bad lines quarantine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.readers import read, reasons
+
+IOB2 = """-DOCSTART- -X- -X- O
+
+EU NNP B-NP B-ORG
+rejects VBZ B-VP O
+German JJ B-NP B-MISC
+call NN I-NP O
+. . O O
+
+Peter NNP B-NP B-PER
+Blackburn NNP I-NP I-PER
+met VBD B-VP O
+New NNP B-NP I-LOC
+York NNP I-NP I-LOC
+officials NNS I-NP O
+in IN B-PP O
+Bonn NNP B-NP B-LOC
+Berlin NNP I-NP I-ORG
+
+-DOCSTART- -X- -X- O
+
+Short NN B-NP O
+"""
+
+IOB1 = """U.N. NNP I-NP I-ORG
+official NN I-NP O
+Ekeus NNP I-NP I-PER
+heads VBZ I-VP O
+for IN I-PP O
+Baghdad NNP I-NP I-LOC
+Iraq NNP I-NP B-LOC
+. . O O
+
+Germany NNP I-NP B-LOC
+"""
+
+
+def test_iob2_sentences_become_spans_with_problems_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "eng.conll"
+    path.write_text(IOB2)
+    items, bad = read(path)
+    assert bad == []
+    first, second, third = items
+    assert (first.id, first.text) == ("line 3", "EU rejects German call .")
+    assert [(a.id, a.label, a.start, a.end, a.text) for a in first.annotations] == [
+        ("line 3", "ORG", 0, 2, "EU"),
+        ("line 5", "MISC", 11, 17, "German"),
+    ]
+    assert first.attributes == {"iob_scheme": "IOB2", "iob_errors": 0, "document": 1}
+    assert second.text == "Peter Blackburn met New York officials in Bonn Berlin"
+    assert [(a.id, a.label, a.text, a.attributes) for a in second.annotations] == [
+        ("line 9", "PER", "Peter Blackburn", {}),
+        ("line 12", "LOC", "New York", {"iob_problem": "I-LOC after O"}),
+        ("line 16", "LOC", "Bonn", {}),
+        ("line 17", "ORG", "Berlin", {"iob_problem": "I-ORG after B-LOC"}),
+    ]
+    assert second.attributes["iob_errors"] == 2
+    assert (third.id, third.annotations, third.attributes["document"]) == ("line 21", [], 2)
+
+
+def test_iob1_files_are_read_with_their_own_rules(tmp_path: Path) -> None:
+    path = tmp_path / "eng.iob"
+    path.write_text(IOB1)
+    first, second = read(path)[0]
+    assert [(a.label, a.text, a.attributes) for a in first.annotations] == [
+        ("ORG", "U.N.", {}),
+        ("PER", "Ekeus", {}),
+        ("LOC", "Baghdad", {}),
+        ("LOC", "Iraq", {}),  # B- after a chunk of the same type: legal in IOB1
+    ]
+    assert first.attributes["iob_scheme"] == "IOB1"
+    assert [(a.text, a.attributes) for a in second.annotations] == [
+        ("Germany", {"iob_problem": "B-LOC after sentence start"})
+    ]
+
+
+def test_malformed_lines_quarantine_their_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "bad.conll"
+    path.write_bytes(b"Good B-PER\nline O\n\nOne\nTwo O\n\nThree S-PER\n\nFour O\ncaf\xe9 O\n\nLast O\n")
+    items, bad = read(path, "conll")
+    assert [i.id for i in items] == ["line 1", "line 12"]
+    assert reasons(bad) == {
+        (
+            "item",
+            "line 4",
+        ): "line 4: expected 'token ... TAG' with TAG O, B-TYPE or I-TYPE, got one column 'One'",
+        ("item", "line 7"): "line 7: expected 'token ... TAG' with TAG O, B-TYPE or I-TYPE, got tag 'S-PER'",
+        ("item", "line 9"): "line 10 is not valid UTF-8 text",
+    }
+
+
+def test_a_folder_of_files_prefixes_ids_with_the_file(tmp_path: Path) -> None:
+    (tmp_path / "a.conll").write_text("Rome B-LOC\n")
+    (tmp_path / "b.conll").write_text("\nOslo B-LOC\n")
+    items, _ = read(tmp_path, "conll")
+    assert [(i.id, [a.id for a in i.annotations]) for i in items] == [
+        ("a.conll line 1", ["a.conll line 1"]),
+        ("b.conll line 2", ["b.conll line 2"]),
+    ]
