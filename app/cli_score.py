@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from app.judge_options import judge_setup
 from app.output import err, out
 from app.progress import run_progress
 from app.summary import print_summary
@@ -17,6 +18,7 @@ from labelgate.settings import DB
 from reports.export import export
 
 DEMO_RULEBOOK = "nuimages-boxes.yaml"
+FORMAT_HELP = f"Dataset format: auto, {', '.join(FORMATS)}."
 
 
 def register(app: typer.Typer) -> None:
@@ -25,21 +27,53 @@ def register(app: typer.Typer) -> None:
 
 
 def score(
-    dataset: Path = typer.Argument(
-        ..., help="Dataset file or folder (COCO .json, YOLO or VOC folder, .jsonl, .csv, .conll ...)."
-    ),
+    dataset: Path = typer.Argument(..., help="Dataset file or folder (e.g. a COCO .json)."),
     rulebook: Path = typer.Option(..., "--rulebook", "-r", help="Rulebook YAML file."),
     db: Path = typer.Option(None, "--db", help="DuckDB file for runs [env LABELGATE_DB]."),
-    format: str = typer.Option("auto", "--format", "-f", help=f"Dataset format: auto, {', '.join(FORMATS)}."),
+    format: str = typer.Option("auto", "--format", "-f", help=FORMAT_HELP),
     rule_engine: str = typer.Option("durable", "--rule-engine", help="durable (default) or reference."),
+    judge: str = typer.Option(None, "--judge", help="'sim': simulated cheap and capable models (offline)."),
+    cheap_model: str = typer.Option(None, "--cheap-model", help="Model for routine items, e.g. openai/gpt-4o-mini."),
+    capable_model: str = typer.Option(None, "--capable-model", help="Model for hard items and escalations."),
+    base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible server for the models."),
+    mode: str = typer.Option(None, "--mode", help="instructor mode: tools, json, json_schema, md_json."),
+    api_key_env: str = typer.Option(None, "--api-key-env", help="Environment variable holding the API key."),
+    concurrency: int = typer.Option(16, "--concurrency", min=1, max=512, help="Model calls in flight."),
+    timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Seconds allowed per model call."),
+    rpm: int = typer.Option(None, "--rpm", min=1, help="Requests per minute per model."),
+    tpm: int = typer.Option(None, "--tpm", min=1, help="Tokens per minute per model."),
+    budget_per_item: float = typer.Option(None, "--budget-per-item", help="Max estimated USD per item."),
+    escalate_below: float = typer.Option(0.7, "--escalate-below", help="Confidence that triggers escalation."),
+    price: list[str] = typer.Option(None, "--price", help="MODEL=IN,OUT USD per million tokens (repeatable)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Ask the models even for requests answered before."),
+    judge_failed_items: bool = typer.Option(
+        False, "--judge-failed-items", help="Also judge items a deterministic finding already fails."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary; print only the run id."),
 ) -> None:
     """Score a dataset against a rulebook and store the run.
 
-    Example: labelgate score data/annotations.json --rulebook rules.yaml --db runs.duckdb
+    Example: labelgate score data/annotations.json --rulebook rules.yaml --db runs.duckdb --judge sim
     """
     if rule_engine not in ("durable", "reference"):
         raise typer.BadParameter("use durable or reference", param_hint="--rule-engine")
+    setup = judge_setup(
+        judge=judge,
+        cheap_model=cheap_model,
+        capable_model=capable_model,
+        base_url=base_url,
+        mode=mode,
+        api_key_env=api_key_env,
+        concurrency=concurrency,
+        timeout=timeout,
+        rpm=rpm,
+        tpm=tpm,
+        budget_per_item=budget_per_item,
+        escalate_below=escalate_below,
+        prices=price,
+        cache=not no_cache,
+        judge_failed_items=judge_failed_items,
+    )
     database = db or Path(DB.get())
     with run_progress(quiet) as progress:
         summary = score_dataset(
@@ -49,6 +83,7 @@ def score(
             format=format,
             rule_engine=rule_engine,  # type: ignore[arg-type]
             progress=progress,
+            judge=setup,  # type: ignore[arg-type]
         )
     if quiet:
         print(summary.run_id)
@@ -65,6 +100,9 @@ def demo(
 ) -> None:
     """Generate a synthetic street-scene dataset with known defects and score it, offline.
 
+    Judgment-based rules are answered by the simulated models (sim:cheap, sim:capable), which
+    read the dataset's ground truth; everything printed says so.
+
     Example: labelgate demo --out ./labelgate-demo
     """
     from ingest.synthetic import SyntheticSpec, generate
@@ -76,8 +114,25 @@ def demo(
     dataset = generate(dataset_dir, SyntheticSpec(images=images, seed=seed))
     database = out_dir / "labelgate.duckdb"
     rulebook = example_path(DEMO_RULEBOOK)
+    setup = judge_setup(
+        judge="sim",
+        cheap_model=None,
+        capable_model=None,
+        base_url=None,
+        mode=None,
+        api_key_env=None,
+        concurrency=16,
+        timeout=30.0,
+        rpm=None,
+        tpm=None,
+        budget_per_item=None,
+        escalate_below=0.7,
+        prices=None,
+        cache=True,
+        judge_failed_items=False,
+    )
     with run_progress(False) as progress:
-        summary = score_dataset(dataset.coco, rulebook, database, format="coco", progress=progress)
+        summary = score_dataset(dataset.coco, rulebook, database, format="coco", progress=progress, judge=setup)  # type: ignore[arg-type]
     findings_file = out_dir / "findings.csv"
     export(database, summary.run_id, findings_file, format="csv")
     print_summary(summary)
@@ -88,6 +143,6 @@ def demo(
         f"labelgate findings {summary.run_id} --db {database}",
         f"labelgate findings {summary.run_id} --db {database} --json",
         f"labelgate export {summary.run_id} --db {database} --format parquet --out {out_dir / 'findings.parquet'}",
-        f"labelgate score {dataset.coco} --rulebook {rulebook} --db {database}",
+        f"labelgate score {dataset.coco} --rulebook {rulebook} --db {database} --judge sim",
     ):
         out.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)

@@ -24,6 +24,15 @@ def print_summary(summary: RunSummary) -> None:
     table.add_row("needs review", f"[yellow]{summary.needs_review:,}[/yellow]")
     table.add_row("findings", f"{summary.findings:,}")
     table.add_row("time", f"{summary.duration_s:.2f} s ({rate:,.0f} annotations/s)")
+    if summary.models:
+        label = f"{summary.models} (simulated)" if summary.simulated else summary.models
+        table.add_row("models", label)
+        table.add_row("model calls", f"{summary.model_attempts:,}")
+        priced = " (simulated prices)" if summary.simulated else ""
+        table.add_row("model cost", f"{summary.cost_usd:.4f} USD{priced}")
+        per_item = summary.cost_per_accepted_item
+        if per_item is not None:
+            table.add_row("cost per accepted item", f"{per_item:.5f} USD")
     out.print(table)
     if summary.top_rules:
         top = ", ".join(f"{rule} ({n})" for rule, n in summary.top_rules)

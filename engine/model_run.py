@@ -21,7 +21,7 @@ from engine.background import BackgroundWriter, DatabaseThread
 from engine.model_store import ModelStore
 from engine.scoring import ChunkScorer, ItemJudgments
 from engine.store import append
-from engine.writer import ChunkCounts, to_json
+from engine.writer import to_json
 from ingest.base import DatasetReader, Record
 from ingest.model import Item, Quarantined
 from labelgate.settings import MAX_IMAGE_PIXELS
@@ -47,6 +47,7 @@ class JudgeSetup:
     prices: PriceBook = field(default_factory=PriceBook)
     sim_tiers: dict[str, Tier] | None = None
     sim_seed: int = 0
+    simulator: SimulatedServer | None = None  # tests inject one to inspect what it received
 
     @property
     def simulated(self) -> bool:
@@ -172,8 +173,8 @@ async def run_model_path(
     scorer: ChunkScorer,
     stages: dict[str, float],
 ) -> ModelStore:
-    simulator = None
-    if setup.simulated:
+    simulator = setup.simulator
+    if setup.simulated and simulator is None:
         simulator = SimulatedServer(Truth.find(reader.path), setup.sim_tiers, setup.sim_seed)
     model_store = ModelStore(db, run_id)
     media = MediaSource(reader.root, MAX_IMAGE_PIXELS.get())
@@ -182,17 +183,23 @@ async def run_model_path(
     )
     router = Router(compiled, _tier_costs(setup, judge, simulator), setup.router)
     flusher = asyncio.create_task(model_store.flush_forever())
-    in_flight: list[_Pending] = []
+    # Items are judged concurrently; at most ``max_items`` at once (each holds its decoded image),
+    # committed in batches as they finish, whatever order they finish in.
+    max_items = setup.settings.concurrency * 2
+    batch_target = max(32, setup.settings.concurrency * 2)
+    slots = asyncio.Semaphore(max_items)
+    finished: list[_Pending] = []
+    running: set[asyncio.Task[list[JudgmentOutcome]]] = set()
     quarantine: list[Quarantined] = []
-    batch_target = max(64, setup.settings.concurrency * 4)
-    max_in_flight = batch_target * 4
+    writes: list[asyncio.Future[Any]] = []
     written = 0
-    seq = 0
-    writes: list[asyncio.Future[ChunkCounts]] = []
+    last_commit = time.monotonic()
 
-    async def commit(done: list[_Pending], *, final: bool = False) -> None:
-        nonlocal written, quarantine
-        if not done and not (final and quarantine):
+    def commit() -> None:
+        nonlocal written, quarantine, last_commit
+        done, finished[:] = list(finished), []
+        last_commit = time.monotonic()
+        if not done and not quarantine:
             return
         results = [(p, p.task.result() if p.task is not None else []) for p in done]
         for _, outcomes in results:
@@ -201,7 +208,7 @@ async def run_model_path(
         judgments = {i: _item_judgments(p, outcomes) for i, (p, outcomes) in enumerate(results)}
         scored = scorer.score([p.item for p in done], [(p.item_row, p.rows) for p in done], judgments)
         stages["score"] = stages.get("score", 0.0) + time.perf_counter() - started
-        await model_store.flush()
+        writes.append(model_store.flush())  # attempts are stored before their use
         future = writer.submit(
             written, 0, scored, quarantine, extra=_extra_rows(run_id, results), seqs=[p.seq for p in done]
         )
@@ -209,22 +216,27 @@ async def run_model_path(
         quarantine = []
         written += 1
 
-    async def harvest(limit: int) -> None:
-        """Commit finished items in batches; return once at most ``limit`` are in flight."""
-        nonlocal in_flight
-        while True:
-            finished = [p for p in in_flight if p.task is None or p.task.done()]
-            if finished and (len(finished) >= batch_target or limit == 0):
-                done = {id(p) for p in finished}
-                in_flight = [p for p in in_flight if id(p) not in done]
-                await commit(finished)
-                continue
-            if len(in_flight) <= limit:
-                return
-            tasks = [p.task for p in in_flight if p.task is not None and not p.task.done()]
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    def maybe_commit() -> None:
+        if len(finished) >= batch_target or (finished and time.monotonic() - last_commit > 1.0):
+            commit()
+
+    async def judge_one(pending: _Pending) -> list[JudgmentOutcome]:
+        try:
+            return await judge.judge_item(
+                pending.item, pending.item_row, pending.rows, pending.route.targets, pending.route.tiers
+            )
+        finally:
+            slots.release()
+
+    def on_done(pending: _Pending) -> Callable[[asyncio.Task[list[JudgmentOutcome]]], None]:
+        def done(task: asyncio.Task[list[JudgmentOutcome]]) -> None:
+            running.discard(task)
+            finished.append(pending)
+
+        return done
 
     try:
+        seq = 0
         clock = time.perf_counter()
         for items, quarantined in chunks:
             stages["ingest"] = stages.get("ingest", 0.0) + time.perf_counter() - clock
@@ -234,22 +246,27 @@ async def run_model_path(
             for index, item in enumerate(items):
                 item_row, rows = measured[index]
                 route = router.route(item.kind, item_row, rows, severities[index])
-                task = None
-                if route.tier != "none" and route.targets:
-                    task = asyncio.create_task(judge.judge_item(item, item_row, rows, route.targets, route.tier))
-                in_flight.append(_Pending(seq, item, item_row, rows, route, task))
+                pending = _Pending(seq, item, item_row, rows, route, None)
                 seq += 1
-            await harvest(max_in_flight)
+                if route.tier != "none" and route.targets:
+                    await slots.acquire()
+                    pending.task = asyncio.create_task(judge_one(pending))
+                    running.add(pending.task)
+                    pending.task.add_done_callback(on_done(pending))
+                else:
+                    finished.append(pending)
+                maybe_commit()
             clock = time.perf_counter()
-        await harvest(0)
-        await commit([], final=True)
+        while running:
+            await asyncio.wait(set(running), return_when=asyncio.FIRST_COMPLETED, timeout=1.0)
+            maybe_commit()
+        commit()
         await asyncio.gather(*writes)
         await model_store.flush()
     finally:
         flusher.cancel()
-        for pending in in_flight:
-            if pending.task is not None:
-                pending.task.cancel()
+        for task in list(running):
+            task.cancel()
     return model_store
 
 

@@ -99,7 +99,7 @@ def generate(out: str | Path, spec: SyntheticSpec | None = None) -> SyntheticDat
     (root / "images").mkdir(parents=True, exist_ok=True)
     labels = list(CLASSES)
     categories = [{"id": i + 1, "name": name, "supercategory": CLASSES[name]["group"]} for i, name in enumerate(labels)]
-    categories.append({"id": len(labels) + 1, "name": "van", "supercategory": "vehicle"})
+    categories.append({"id": len(labels) + 1, "name": "tram", "supercategory": "vehicle"})
     cat_id = {c["name"]: c["id"] for c in categories}
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
@@ -136,7 +136,7 @@ def generate(out: str | Path, spec: SyntheticSpec | None = None) -> SyntheticDat
                 box[3] = round(rng.uniform(3, 8), 1)
                 box[2] = round(box[3] * CLASSES[label]["ratio"], 1)
             elif defect == "unknown_label":
-                written_label = "van"
+                written_label = "tram"
             elif defect == "loose_box":
                 grow = 0.5
                 box = [

@@ -21,6 +21,9 @@ TABLES = {
     "quarantine": "SELECT * FROM quarantine WHERE run_id = $run_id ORDER BY source, level, locator",
     "items": "SELECT * EXCLUDE (measurements) FROM items WHERE run_id = $run_id ORDER BY seq",
     "escalations": "SELECT * FROM escalations WHERE run_id = $run_id ORDER BY escalated_at, item_id",
+    "attempts": "SELECT * FROM attempts WHERE run_id = $run_id ORDER BY item_id, annotation_id, call_no, attempt_no",
+    "judgments": "SELECT * FROM judgments WHERE run_id = $run_id ORDER BY item_id, annotation_id",
+    "routes": "SELECT * FROM routes WHERE run_id = $run_id ORDER BY item_id",
 }
 
 

@@ -1,10 +1,11 @@
-"""The router: which model tier judges an item, and which of its annotations need a judgment.
+"""The router: which model tier judges what, and which annotations need a judgment at all.
 
-Cheap by default; the capable tier when the item is hard (crowded, small or overlapping
-boxes, a rare class, long text). Annotations where no judgment-based rule could fire, given
-everything measured, need no model at all (tier ``none``); so do items that a deterministic
-finding already fails, unless told otherwise. A per-item budget caps the estimated cost.
-Every decision carries its reasons, which the engine stores.
+Cheap by default; the capable tier for what is hard: every judgment of a crowded item or a
+long text, and single annotations that are small, overlap another class or have a rare class.
+Annotations where no judgment-based rule could fire, given everything measured, need no
+model at all (tier ``none``); so do items that a deterministic finding already fails, unless
+told otherwise. A per-item budget caps the estimated cost. Every decision carries its
+reasons, which the engine stores.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class RouteDecision:
     reasons: list[str] = field(default_factory=list)
     estimated_cost_usd: float = 0.0
     over_budget: bool = False
+    tiers: dict[int | None, str] = field(default_factory=dict)
+
+    def tier_of(self, target: int | None) -> str:
+        """The tier that judges ``target`` first (items can mix tiers: hard boxes go capable)."""
+        return self.tiers.get(target, self.tier)
 
 
 @dataclass(frozen=True)
@@ -119,46 +125,49 @@ class Router:
             ):
                 return RouteDecision("none", reasons=["no judgment-based rule can fire on this item"])
             targets = [None]
+        default = config.default_tier if config.default_tier in self.tiers else next(iter(self.tiers))
+        capable = "capable" if "capable" in self.tiers else default
         reasons: list[str] = []
-        hard: list[str] = []
+        item_hard: list[str] = []
         if len(rows) > config.crowded_annotations:
-            hard.append(f"crowded ({len(rows)} annotations)")
-        judged = [rows[t] for t in targets if t is not None]
-        small = [
-            r
-            for r in judged
-            if isinstance(r.get("box.min_side"), int | float) and 0 < r["box.min_side"] < config.small_box_px
-        ]
-        if small:
-            hard.append(f"{len(small)} small box(es) under {config.small_box_px:g} px")
-        overlapping = [r for r in judged if (r.get("box.max_iou_other_class") or 0) >= config.overlap_iou]
-        if overlapping:
-            hard.append(f"{len(overlapping)} box(es) overlapping another class (IoU >= {config.overlap_iou:g})")
-        if rare:
-            hard.append(f"rare class {', '.join(sorted(rare))}")
+            item_hard.append(f"crowded ({len(rows)} annotations)")
         text = item_row.get("item.text")
         if isinstance(text, str) and len(text) > config.long_text_chars:
-            hard.append(f"long text ({len(text)} characters)")
-        tier = "capable" if hard and "capable" in self.tiers else config.default_tier
-        if tier not in self.tiers:
-            tier = next(iter(self.tiers))
-        reasons += [f"hard: {h}" for h in hard] if hard else ["routine item"]
+            item_hard.append(f"long text ({len(text)} characters)")
+        tiers: dict[int | None, str] = {}
+        for target in targets:
+            hard = list(item_hard)
+            row = rows[target] if target is not None else {}
+            side = row.get("box.min_side")
+            if isinstance(side, int | float) and 0 < side < config.small_box_px:
+                hard.append(f"small box under {config.small_box_px:g} px")
+            if (row.get("box.max_iou_other_class") or 0) >= config.overlap_iou:
+                hard.append(f"overlaps another class (IoU >= {config.overlap_iou:g})")
+            label = row.get("annotation.label")
+            if label in rare or (target is None and rare):
+                hard.append(f"rare class {label if target is not None else ', '.join(sorted(rare))}")
+            tiers[target] = capable if hard else default
+            if hard:
+                who = f"annotation {row.get('annotation.id')}" if target is not None else "item"
+                reasons.append(f"capable for {who}: {', '.join(hard)}")
+        tier = (
+            "capable"
+            if all(t == capable for t in tiers.values()) and capable != default
+            else (default if all(t == default for t in tiers.values()) else "mixed")
+        )
+        if not reasons:
+            reasons.append("routine item")
         images = 2 if item_kind == "image" else 0
-        estimate = len(targets) * self.tiers[tier].per_call(images)
+        estimate = sum(self.tiers[t].per_call(images) for t in tiers.values())
         budget = config.budget_usd_per_item
         if budget is not None and estimate > budget:
-            cheaper = [t for t in ("cheap", config.default_tier) if t in self.tiers and t != tier]
-            if cheaper and len(targets) * self.tiers[cheaper[0]].per_call(images) <= budget:
-                tier = cheaper[0]
-                estimate = len(targets) * self.tiers[tier].per_call(images)
-                reasons.append(f"capable tier over the {budget:g} USD budget: cheap tier")
+            cheap_estimate = len(targets) * self.tiers[default].per_call(images)
+            if default != capable and cheap_estimate <= budget:
+                tiers = dict.fromkeys(targets, default)
+                tier, estimate = default, cheap_estimate
+                reasons.append(f"capable tier over the {budget:g} USD budget: {default} tier for all")
             else:
-                return RouteDecision(
-                    "none",
-                    targets,
-                    [*reasons, f"estimated {estimate:.4f} USD is over the {budget:g} USD per-item budget"],
-                    estimate,
-                    True,
-                )
+                over = f"estimated {estimate:.4f} USD is over the {budget:g} USD per-item budget"
+                return RouteDecision("none", targets, [*reasons, over], estimate, True)
         reasons.insert(0, f"{len(targets)} judgment(s) needed")
-        return RouteDecision(tier, targets, reasons, estimate)
+        return RouteDecision(tier, targets, reasons, estimate, tiers=tiers)

@@ -6,7 +6,9 @@ import json
 import re
 from pathlib import Path
 
+from engine.model_run import JudgeSetup
 from engine.run import score_dataset
+from scorers.providers.spec import parse_model
 from tests.helpers import REPO, run_cli
 
 DATASET = REPO / "examples" / "news-ner.conll"
@@ -29,7 +31,12 @@ def test_readme_command_scores_the_text_example(tmp_path: Path) -> None:
 
 def test_example_findings_are_the_planted_defects(tmp_path: Path) -> None:
     db = tmp_path / "runs.duckdb"
-    summary = score_dataset(DATASET, RULEBOOK, db)
+    summary = score_dataset(
+        DATASET,
+        RULEBOOK,
+        db,
+        judge=JudgeSetup(models={"cheap": parse_model("sim:cheap"), "capable": parse_model("sim:capable")}),
+    )
     assert (summary.items_in, summary.items_scored, summary.items_quarantined) == (34, 33, 1)
     assert (summary.annotations_in, summary.annotations_quarantined) == (70, 0)
     assert (summary.passed, summary.failed, summary.needs_review) == (31, 1, 1)

@@ -95,6 +95,6 @@ def box_crop(image: Image.Image, annotation: Annotation, padding: float) -> Enco
     )
     scale = CROP_MIN_SIDE / max(1, min(crop.width, crop.height))
     if scale > 1:
-        crop = crop.resize((int(crop.width * scale), int(crop.height * scale)), Image.Resampling.LANCZOS)
+        crop = crop.resize((int(crop.width * scale), int(crop.height * scale)), Image.Resampling.BILINEAR)
     crop.thumbnail((FULL_MAX_SIDE, FULL_MAX_SIDE))
     return encode(crop)

@@ -49,7 +49,7 @@ class Tier:
 
 
 TIERS: dict[str, Tier] = {
-    "cheap": Tier("cheap", noise=0.12, malformed_rate=0.03, input_usd_per_mtok=0.15, output_usd_per_mtok=0.60),
+    "cheap": Tier("cheap", noise=0.06, malformed_rate=0.03, input_usd_per_mtok=0.15, output_usd_per_mtok=0.60),
     "capable": Tier(
         "capable", latency_s=0.05, noise=0.01, malformed_rate=0.01, input_usd_per_mtok=2.50, output_usd_per_mtok=10.00
     ),
@@ -82,11 +82,15 @@ class Truth:
 class SimulatedServer:
     """Answers OpenAI chat-completion requests for the simulated tiers."""
 
-    def __init__(self, truth: Truth | None = None, tiers: Mapping[str, Tier] | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, truth: Truth | None = None, tiers: Mapping[str, Tier] | None = None, seed: int = 0, keep_requests: int = 0
+    ) -> None:
         self.truth = truth
         self.tiers = dict(tiers or TIERS)
         self.seed = seed
         self.requests = 0
+        self.keep_requests = keep_requests
+        self.received: list[dict[str, Any]] = []
         self._seen: dict[str, int] = {}
 
     @classmethod
@@ -110,6 +114,8 @@ class SimulatedServer:
     async def _respond(self, tier: Tier, request: httpx2.Request) -> httpx2.Response:
         self.requests += 1
         body = json.loads(request.content)
+        if len(self.received) < self.keep_requests:
+            self.received.append(body)
         messages = body.get("messages", [])
         text = _all_text(messages)
         data = _data_block(text)
@@ -159,7 +165,7 @@ class SimulatedServer:
                 value = noisy
             answer[name] = value
         if "confidence" in properties:
-            low, high = (0.3, 0.7) if wrong else (0.72, 0.99)
+            low, high = (0.3, 0.65) if wrong else (0.72, 0.99)
             answer["confidence"] = round(rng.uniform(low, high), 2)
         return answer
 

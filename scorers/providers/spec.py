@@ -51,8 +51,6 @@ class ModelSpec:
             return self.api_key_env
         if self.simulated or self.provider in NO_KEY:
             return None
-        if self.base_url:
-            return "LABELGATE_API_KEY"
         return KEY_VARIABLES.get(self.provider, f"{self.provider.upper()}_API_KEY")
 
 
@@ -73,8 +71,8 @@ def parse_model(
         if not provider or not model:
             raise ModelError(f"model {text!r} must look like provider/model, e.g. openai/gpt-4o-mini")
         return ModelSpec(provider.lower(), model, base_url, mode, api_key_env)
-    if base_url:
-        return ModelSpec("openai", value, base_url, mode or "md_json", api_key_env)
+    if base_url:  # a bare model name served by an OpenAI-compatible server
+        return ModelSpec("openai", value, base_url, mode or "md_json", api_key_env or "LABELGATE_API_KEY")
     raise ModelError(
         f"model {text!r} must look like provider/model (e.g. openai/gpt-4o-mini), sim:cheap, "
         "or be used with --base-url for an OpenAI-compatible server"
