@@ -206,9 +206,41 @@ def _m002_model_path(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE runs ADD COLUMN model_attempts BIGINT DEFAULT 0")
 
 
+def _m003_review_audit(con: duckdb.DuckDBPyConnection) -> None:
+    """Human review decisions and the append-only, hash-chained audit log."""
+    con.execute("""
+        CREATE TABLE reviews (
+            review_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            annotation_id VARCHAR,
+            reviewer VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            decision VARCHAR NOT NULL,
+            corrected_label VARCHAR,
+            comment VARCHAR,
+            bound_hash VARCHAR NOT NULL,
+            decided_at TIMESTAMP NOT NULL
+        )
+    """)
+    con.execute("""
+        CREATE TABLE audit_log (
+            seq BIGINT PRIMARY KEY,
+            ts TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL,
+            event VARCHAR NOT NULL,
+            run_id VARCHAR,
+            payload JSON NOT NULL,
+            prev_hash VARCHAR NOT NULL,
+            hash VARCHAR NOT NULL
+        )
+    """)
+
+
 MIGRATIONS: list[Migration] = [
     ("001_core", _m001_core),
     ("002_model_path", _m002_model_path),
+    ("003_review_audit", _m003_review_audit),
 ]
 
 
