@@ -23,9 +23,19 @@ from labelgate.errors import (
 from labelgate.version import __version__
 
 if TYPE_CHECKING:
+    from engine.model_run import JudgeSetup
     from labelgate.api import Run, export, findings, load_rulebook, open_run, runs, score
+    from scorers.judge.judge import JudgeSettings
+    from scorers.providers.spec import parse_model
+    from scorers.router import RouterConfig
 
 _API = {"Run", "export", "findings", "load_rulebook", "open_run", "runs", "score"}
+_MODELS = {
+    "JudgeSetup": "engine.model_run",
+    "JudgeSettings": "scorers.judge.judge",
+    "RouterConfig": "scorers.router",
+    "parse_model": "scorers.providers.spec",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -33,6 +43,10 @@ def __getattr__(name: str) -> Any:
         from labelgate import api
 
         return getattr(api, name)
+    if name in _MODELS:
+        import importlib
+
+        return getattr(importlib.import_module(_MODELS[name]), name)
     raise AttributeError(f"module 'labelgate' has no attribute {name!r}")
 
 
@@ -41,8 +55,11 @@ __all__ = [
     "DatasetError",
     "ErrorCode",
     "ExportError",
+    "JudgeSettings",
+    "JudgeSetup",
     "LabelgateError",
     "ModelError",
+    "RouterConfig",
     "RulebookError",
     "Run",
     "RunError",
@@ -52,6 +69,7 @@ __all__ = [
     "findings",
     "load_rulebook",
     "open_run",
+    "parse_model",
     "runs",
     "score",
 ]

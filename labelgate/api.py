@@ -14,10 +14,12 @@ from pathlib import Path
 import pandas as pd
 
 from engine import queries
+from engine.model_run import JudgeSetup
 from engine.run import RunSummary, compile_for, score_dataset
 from engine.store import Store
 from reports.export import export as _export
 from rulebook.compiler import Backend, CompiledRulebook
+from scorers.providers.spec import parse_model
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,20 @@ def score(
     db: str | Path,
     format: str = "auto",
     rule_engine: Backend = "durable",
+    judge: str | JudgeSetup | None = None,
 ) -> Run:
-    """Score ``dataset`` against ``rulebook``, storing the run in ``db``."""
-    summary = score_dataset(dataset, rulebook, db, format=format, rule_engine=rule_engine)
+    """Score ``dataset`` against ``rulebook``, storing the run in ``db``.
+
+    ``judge="sim"`` answers judgments with the simulated models; a :class:`JudgeSetup`
+    configures real ones; ``None`` sends items whose rules need a judgment to review.
+    """
+    setup = judge
+    if judge == "sim":
+        setup = JudgeSetup(models={"cheap": parse_model("sim:cheap"), "capable": parse_model("sim:capable")})
+    elif isinstance(judge, str):
+        setup = JudgeSetup(models={"cheap": parse_model(judge)})
+    assert setup is None or isinstance(setup, JudgeSetup)
+    summary = score_dataset(dataset, rulebook, db, format=format, rule_engine=rule_engine, judge=setup)
     return Run(summary.run_id, Path(db), summary)
 
 

@@ -120,7 +120,12 @@ class SimulatedServer:
         text = _all_text(messages)
         data = _data_block(text)
         attempt = self._attempt(request, body, tier, data)
-        rng = random.Random(_seed(self.seed, tier.name, data.get("item_id"), data.get("annotation_id"), attempt))
+        # A different prompt (another strategy, a re-ask with feedback) is a different question: it
+        # gets its own draw. The same request (a transport retry, a rerun) gets the same answer.
+        prompt = hashlib.sha256(text.encode()).hexdigest()[:16]
+        rng = random.Random(
+            _seed(self.seed, tier.name, data.get("item_id"), data.get("annotation_id"), attempt, prompt)
+        )
         await asyncio.sleep(max(0.0, tier.latency_s * (1 + tier.jitter * (2 * rng.random() - 1))))
         if rng.random() < tier.error_rate:
             failure = rng.choice(("429", "500", "timeout"))
@@ -185,7 +190,7 @@ class SimulatedServer:
                 x, y, w, h = truth["written_box"]
                 return x <= 1 or y <= 1 or x + w >= self.truth.width - 1 or y + h >= self.truth.height - 1  # type: ignore[union-attr]
             if name == "visible_fraction":
-                return VISIBLE.get(truth.get("visible", ""), 0.9)
+                return 0.0 if defect == "zero_area" else VISIBLE.get(truth.get("visible", ""), 0.9)
         if enum:
             if label in enum:
                 return label
