@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from app import cli_query, cli_rulebook, cli_score
+from app import cli_audit, cli_query, cli_rulebook, cli_score, cli_trace
 from app.output import err
 from labelgate.errors import LabelgateError, RulebookError
 from labelgate.version import __version__
@@ -44,6 +44,8 @@ def root(
 cli_score.register(app)
 cli_query.register(app)
 cli_rulebook.register(app)
+cli_trace.register(app)
+cli_audit.register(app)
 
 
 def report_error(exc: LabelgateError) -> None:
@@ -60,7 +62,7 @@ def main() -> None:
         app()
     except LabelgateError as exc:
         report_error(exc)
-        sys.exit(1)
+        sys.exit(getattr(exc, "exit_code", 1))
 
 
 if __name__ == "__main__":

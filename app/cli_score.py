@@ -11,7 +11,7 @@ from app.judge_options import judge_setup
 from app.output import err, out
 from app.progress import run_progress
 from app.summary import print_summary
-from engine.run import score_dataset
+from engine.run import resume_run, score_dataset
 from ingest.formats import FORMATS
 from labelgate.resources import example_path
 from labelgate.settings import DB
@@ -23,6 +23,7 @@ FORMAT_HELP = f"Dataset format: auto, {', '.join(FORMATS)}."
 
 def register(app: typer.Typer) -> None:
     app.command("score")(score)
+    app.command("resume")(resume)
     app.command("demo")(demo)
 
 
@@ -91,6 +92,29 @@ def score(
     print_summary(summary)
     out.print(f"\nrun id: [bold]{summary.run_id}[/bold]")
     out.print(f"next:   labelgate findings {summary.run_id} --db {database}", soft_wrap=True)
+
+
+def resume(
+    run: str = typer.Argument(..., help="Run id, a unique prefix of it, or 'latest'."),
+    db: Path = typer.Option(None, "--db", help="DuckDB file for runs [env LABELGATE_DB]."),
+    allow_changed: bool = typer.Option(
+        False, "--allow-changed", help="Resume even if the rulebook, models, prompts or dataset changed."
+    ),
+    rulebook: Path = typer.Option(None, "--rulebook", "-r", help="Use this rulebook file instead of the run's."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary; print only the run id."),
+) -> None:
+    """Continue a killed or interrupted run where it stopped, without paying for a model call twice.
+
+    Example: labelgate resume 20261125-004512-3fa9 --db runs.duckdb
+    """
+    database = db or Path(DB.get())
+    with run_progress(quiet) as progress:
+        summary = resume_run(database, run, allow_changed=allow_changed, rulebook=rulebook, progress=progress)
+    if quiet:
+        print(summary.run_id)
+        return
+    print_summary(summary)
+    out.print(f"\nrun id: [bold]{summary.run_id}[/bold] (resumed)")
 
 
 def demo(

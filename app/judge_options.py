@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from labelgate.errors import ConfigError
-from scorers.cost import PriceBook, parse_price
-from scorers.judge.judge import JudgeSettings
-from scorers.providers.spec import ModelSpec, parse_model
-from scorers.router import RouterConfig
+
+if TYPE_CHECKING:
+    from scorers.providers.spec import ModelSpec
 
 SIM_TIERS = {"cheap": "sim:cheap", "capable": "sim:capable"}
 
@@ -31,6 +32,10 @@ def judge_setup(
 ) -> object | None:
     """None when no model is configured (judgment-based rules then send items to review)."""
     from engine.model_run import JudgeSetup
+    from scorers.cost import PriceBook, parse_price
+    from scorers.judge.judge import JudgeSettings
+    from scorers.providers.spec import parse_model
+    from scorers.router import RouterConfig
 
     models: dict[str, ModelSpec] = {}
     if judge is not None:

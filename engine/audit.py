@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import orjson
 
-from engine.store import append
+from engine.store import append, first_row
 from engine.writer import utcnow
 
 GENESIS = "0" * 64
@@ -58,7 +58,7 @@ def _normal_payload(payload: Mapping[str, Any]) -> Any:
 
 def record(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> int:
     """Append events (in order) inside the caller's transaction; returns the last sequence number."""
-    last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    last = first_row(con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
     seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS)
     columns: dict[str, list[Any]] = {
         k: [] for k in ("seq", "ts", "actor", "event", "run_id", "payload", "prev_hash", "hash")

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from engine import audit
 from engine.scoring import ScoredItem
 from engine.store import Store
 from engine.writer import ChunkCounts, write_chunk
@@ -42,7 +43,11 @@ class DatabaseThread:
     def _work(self) -> None:
         try:
             while True:
-                entry = self._queue.get()
+                try:
+                    entry = self._queue.get(timeout=0.05)
+                except queue.Empty:
+                    self._session.release_if_expired()  # idle: don't keep others out past the lease
+                    continue
                 if entry is _STOP:
                     break
                 assert isinstance(entry, tuple)
@@ -104,12 +109,14 @@ class BackgroundWriter:
         on_commit: Callable[[ChunkCounts], None],
         item_fields: Sequence[str] = (),
         annotation_fields: Sequence[str] = (),
+        actor: str = "labelgate",
     ) -> None:
         self.db = db
         self.run_id = run_id
         self.on_commit = on_commit
         self.item_fields = item_fields
         self.annotation_fields = annotation_fields
+        self.actor = actor
 
     def submit(
         self,
@@ -119,13 +126,32 @@ class BackgroundWriter:
         quarantined: Sequence[Quarantined],
         extra: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
         seqs: Sequence[int] | None = None,
+        cost_usd: float = 0.0,
     ) -> Future[ChunkCounts]:
         def work(con: duckdb.DuckDBPyConnection) -> ChunkCounts:
             counts = write_chunk(
                 con, self.run_id, number, first_seq, scored, quarantined, self.item_fields, self.annotation_fields, seqs
             )
+            counts.cost_usd = cost_usd
             if extra is not None:
                 extra(con)
+            escalations = [
+                audit.Event(
+                    "escalated_to_review",
+                    self.actor,
+                    {
+                        "item_id": result.item.id,
+                        "annotation_id": reason.annotation_id,
+                        "check_id": reason.check_id,
+                        "reason": reason.reason,
+                    },
+                    self.run_id,
+                )
+                for result in scored
+                for reason in result.reasons
+            ]
+            if escalations:
+                audit.record(con, escalations)
             self.on_commit(counts)
             return counts
 

@@ -247,8 +247,8 @@ MIGRATIONS: list[Migration] = [
 def applied(con: duckdb.DuckDBPyConnection) -> set[str]:
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-    ).fetchone()
-    if not exists or not exists[0]:
+    ).fetchall()
+    if not exists or not exists[0][0]:
         return set()
     return {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
 

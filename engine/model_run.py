@@ -10,13 +10,15 @@ Attempts and answers are persisted continuously by :class:`engine.model_store.Mo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
 
+from engine import audit
 from engine.background import BackgroundWriter, DatabaseThread
 from engine.model_store import ModelStore
 from engine.scoring import ChunkScorer, ItemJudgments
@@ -27,7 +29,8 @@ from ingest.model import Item, Quarantined
 from labelgate.settings import MAX_IMAGE_PIXELS
 from rulebook.compiler import CompiledRulebook
 from rulebook.evaluation import Facts
-from scorers.cost import PriceBook
+from rulebook.fingerprint import sha256_of
+from scorers.cost import Price, PriceBook
 from scorers.judge.judge import Judge, JudgeSettings, JudgmentOutcome
 from scorers.judge.media import MediaSource
 from scorers.providers.sim import SimulatedServer, Tier, Truth
@@ -52,6 +55,43 @@ class JudgeSetup:
     @property
     def simulated(self) -> bool:
         return any(spec.simulated for spec in self.models.values())
+
+    def to_config(self) -> dict[str, Any]:
+        """Everything needed to rebuild this setup on resume (keys stay in the environment)."""
+        return {
+            "models": {tier: asdict(spec) for tier, spec in self.models.items()},
+            "settings": asdict(self.settings),
+            "router": asdict(self.router),
+            "prices": {name: asdict(price) for name, price in self.prices.overrides.items()},
+            "sim_tiers": {name: asdict(tier) for name, tier in (self.sim_tiers or {}).items()} or None,
+            "sim_seed": self.sim_seed,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> JudgeSetup:
+        return cls(
+            models={tier: ModelSpec(**spec) for tier, spec in config["models"].items()},
+            settings=JudgeSettings(**config["settings"]),
+            router=RouterConfig(**config["router"]),
+            prices=PriceBook({name: Price(**price) for name, price in config.get("prices", {}).items()}),
+            sim_tiers={name: Tier(**tier) for name, tier in config["sim_tiers"].items()}
+            if config.get("sim_tiers")
+            else None,
+            sim_seed=int(config.get("sim_seed", 0)),
+        )
+
+    def fingerprint(self) -> str:
+        """What can change a judgment or a decision (not concurrency, rate limits or prices)."""
+        config = self.to_config()
+        settings = {k: v for k, v in config["settings"].items() if k not in ("concurrency", "rpm", "tpm")}
+        relevant = {
+            "models": config["models"],
+            "settings": settings,
+            "router": config["router"],
+            "sim_tiers": config["sim_tiers"],
+            "sim_seed": config["sim_seed"],
+        }
+        return "sha256:" + sha256_of(relevant)
 
     def describe(self) -> dict[str, Any]:
         """What the run records about its models (never keys)."""
@@ -108,7 +148,7 @@ def _item_judgments(pending: _Pending, outcomes: Sequence[JudgmentOutcome]) -> I
 
 
 def _extra_rows(
-    run_id: str, done: Sequence[tuple[_Pending, list[JudgmentOutcome]]]
+    run_id: str, done: Sequence[tuple[_Pending, list[JudgmentOutcome]]], actor: str
 ) -> Callable[[duckdb.DuckDBPyConnection], None]:
     judgments: dict[str, list[Any]] = {
         c: []
@@ -154,9 +194,27 @@ def _extra_rows(
             accepted = [a for a in outcome.attempts if a.outcome == "ok"]
             judgments["request_hash"].append(accepted[-1].request_hash if accepted else None)
 
+    events = [
+        audit.Event(
+            "routed",
+            actor,
+            {
+                "item_id": p.item.id,
+                "tier": p.route.tier,
+                "reasons": p.route.reasons,
+                "judgments": len(p.route.targets) if p.route.tier != "none" else 0,
+                "estimated_cost_usd": round(p.route.estimated_cost_usd, 6),
+            },
+            run_id,
+        )
+        for p, _ in done
+    ]
+
     def write(con: duckdb.DuckDBPyConnection) -> None:
         append(con, "routes", routes)
         append(con, "judgments", judgments)
+        if events:
+            audit.record(con, events)
 
     return write
 
@@ -165,13 +223,15 @@ async def run_model_path(
     *,
     compiled: CompiledRulebook,
     reader: DatasetReader,
-    chunks: Iterator[tuple[list[Item], list[Quarantined]]],
+    chunks: Iterator[Any],
     db: DatabaseThread,
     writer: BackgroundWriter,
     run_id: str,
     setup: JudgeSetup,
     scorer: ChunkScorer,
     stages: dict[str, float],
+    first_chunk: int = 0,
+    actor: str = "labelgate",
 ) -> ModelStore:
     simulator = setup.simulator
     if setup.simulated and simulator is None:
@@ -192,7 +252,7 @@ async def run_model_path(
     running: set[asyncio.Task[list[JudgmentOutcome]]] = set()
     quarantine: list[Quarantined] = []
     writes: list[asyncio.Future[Any]] = []
-    written = 0
+    written = first_chunk
     last_commit = time.monotonic()
 
     def commit() -> None:
@@ -202,15 +262,19 @@ async def run_model_path(
         if not done and not quarantine:
             return
         results = [(p, p.task.result() if p.task is not None else []) for p in done]
-        for _, outcomes in results:
-            model_store.record([a for o in outcomes for a in o.attempts])
         started = time.perf_counter()
         judgments = {i: _item_judgments(p, outcomes) for i, (p, outcomes) in enumerate(results)}
         scored = scorer.score([p.item for p in done], [(p.item_row, p.rows) for p in done], judgments)
         stages["score"] = stages.get("score", 0.0) + time.perf_counter() - started
         writes.append(model_store.flush())  # attempts are stored before their use
         future = writer.submit(
-            written, 0, scored, quarantine, extra=_extra_rows(run_id, results), seqs=[p.seq for p in done]
+            written,
+            0,
+            scored,
+            quarantine,
+            extra=_extra_rows(run_id, results, actor),
+            seqs=[p.seq for p in done],
+            cost_usd=sum(o.cost_usd for _, outcomes in results for o in outcomes),
         )
         writes.append(asyncio.wrap_future(future))
         quarantine = []
@@ -236,18 +300,20 @@ async def run_model_path(
         return done
 
     try:
-        seq = 0
         clock = time.perf_counter()
-        for items, quarantined in chunks:
+        for chunk in chunks:
             stages["ingest"] = stages.get("ingest", 0.0) + time.perf_counter() - clock
-            quarantine.extend(quarantined)
-            measured = scorer.measure(items)
+            quarantine.extend(chunk.quarantined)
+            measured = scorer.measure(chunk.items)
             severities = _deterministic_severities(compiled, measured)
-            for index, item in enumerate(items):
-                item_row, rows = measured[index]
-                route = router.route(item.kind, item_row, rows, severities[index])
-                pending = _Pending(seq, item, item_row, rows, route, None)
-                seq += 1
+            for entry in chunk.order:
+                if not isinstance(entry, int):  # committed before a resume: only its labels count
+                    router.observe([a.label for a in entry.annotations])
+                    continue
+                item = chunk.items[entry]
+                item_row, rows = measured[entry]
+                route = router.route(item.kind, item_row, rows, severities[entry])
+                pending = _Pending(chunk.seqs[entry], item, item_row, rows, route, None)
                 if route.tier != "none" and route.targets:
                     await slots.acquire()
                     pending.task = asyncio.create_task(judge_one(pending))
@@ -263,6 +329,14 @@ async def run_model_path(
         commit()
         await asyncio.gather(*writes)
         await model_store.flush()
+    except asyncio.CancelledError:
+        # Ctrl-C: in-flight items are parked (resume redoes them); what they were answered is kept.
+        for task in list(running):
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(asyncio.gather(*writes, return_exceptions=True))
+            await asyncio.shield(model_store.flush())
+        raise
     finally:
         flusher.cancel()
         for task in list(running):

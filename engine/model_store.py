@@ -19,7 +19,7 @@ import duckdb
 from engine.background import DatabaseThread
 from engine.store import append
 from engine.writer import utcnow
-from scorers.judge.transport import AttemptRecord
+from scorers.judge.transport import AttemptRecord, CallContext
 
 FLUSH_S = 0.25
 LOOKUP_WAIT_S = 0.003
@@ -101,6 +101,12 @@ class ModelStore:
                 for future in futures:
                     if not future.done():
                         future.set_result(found.get(key))
+
+    def save(self, context: CallContext) -> None:
+        """A finished model call: its attempts and the answers it received, flushed together."""
+        self._attempts.extend(context.attempts)
+        for key, model, response, input_tokens, output_tokens in context.answers:
+            self.put(key, model, response, input_tokens, output_tokens)
 
     # --- attempts ---------------------------------------------------------------------------
     def record(self, attempts: Sequence[AttemptRecord]) -> None:

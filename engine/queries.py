@@ -5,13 +5,14 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from engine.store import first_row
 from labelgate.errors import RunError
 
 
 def resolve_run(con: duckdb.DuckDBPyConnection, ref: str) -> str:
     """A run id from an exact id, a unique prefix, or ``latest``."""
     if ref == "latest":
-        row = con.execute("SELECT run_id FROM runs ORDER BY created_at DESC, run_id DESC LIMIT 1").fetchone()
+        row = first_row(con.execute("SELECT run_id FROM runs ORDER BY created_at DESC, run_id DESC LIMIT 1"))
         if row is None:
             raise RunError("there are no runs in this database yet: run `labelgate score` first")
         return str(row[0])

@@ -1,36 +1,51 @@
-"""Run orchestration for the deterministic path: ingest → measure → rules → score → store.
+"""Runs: start one, resume one, and the execution both share.
 
 The dataset is streamed in chunks (about ``LABELGATE_CHUNK_ANNOTATIONS`` annotations each);
-every chunk is scored in one batch through the rule engine and committed in one
-transaction. A dataset or rulebook that cannot be read fails before anything is written.
+each chunk is measured and evaluated in one batch and committed in one transaction. A dataset
+or rulebook that cannot be read fails before anything is written.
+
+Durability: an item is written (with its findings, score and review reasons) exactly once,
+in the transaction that commits it; model answers and attempts are written before any item
+that uses them. A killed run therefore resumes by reading the dataset again in the same
+order and skipping the items already committed; the answers it had already paid for are
+replayed from the store. Resuming refuses when the rulebook, the judgment schema, the model
+configuration, the prompts or the dataset changed, unless told otherwise (and then says so in
+the audit log).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from engine import audit
 from engine.background import BackgroundWriter, DatabaseThread
 from engine.dataset_pass import prepare_measurements
-from engine.model_run import JudgeSetup, run_model_path
 from engine.scoring import ChunkScorer
-from engine.store import Store
+from engine.store import Store, first_row
 from engine.writer import ChunkCounts, to_json, utcnow
 from ingest.base import DatasetReader, Record, open_dataset
 from ingest.model import Item, Quarantined
-from labelgate.errors import DatasetError, RulebookError, RunError
+from labelgate.errors import DatasetError, RulebookError, RunError, RunInterrupted
 from labelgate.settings import CHUNK_ANNOTATIONS
 from labelgate.version import __version__
 from rulebook.compiler import Backend, CompiledRulebook, compile_rulebook
-from rulebook.loader import load_file
+from rulebook.diff import diff_rulebooks
+from rulebook.loader import load_file, load_text
 from scorers.measure import fields_for
+
+if TYPE_CHECKING:  # the model stack (openai, instructor) is imported only by runs that use it
+    from engine.model_run import JudgeSetup
 
 Progress = Callable[[ChunkCounts], None]
 
@@ -44,6 +59,14 @@ def compile_for(path: str | Path, backend: Backend = "durable") -> CompiledRuleb
     """Load and compile a rulebook file with the built-in measurements' vocabulary."""
     loaded = load_file(path)
     return compile_rulebook(loaded, fields_for(loaded.rulebook.applies_to), backend)
+
+
+def default_actor() -> str:
+    """Who starts a run when nobody says: the operating-system user."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 @dataclass
@@ -68,6 +91,7 @@ class RunSummary:
     simulated: bool = False
     cost_usd: float = 0.0
     model_attempts: int = 0
+    resumed: bool = False
 
     @property
     def cost_per_accepted_item(self) -> float | None:
@@ -87,21 +111,87 @@ class RunSummary:
         self.findings += counts.findings
 
 
-def _chunks(records: Iterator[Record], budget: int) -> Iterator[tuple[list[Item], list[Quarantined]]]:
-    items: list[Item] = []
-    quarantined: list[Quarantined] = []
+@dataclass
+class Chunk:
+    """Items to score (with their position in the dataset) and records to quarantine.
+
+    ``order`` lists, in dataset order, every item of the chunk: an index into ``items``, or
+    an item committed before a resume (the model path still counts its labels, so it routes
+    the rest exactly as the uninterrupted run did).
+    """
+
+    items: list[Item]
+    seqs: list[int]
+    quarantined: list[Quarantined]
+    order: list[int | Item] = field(default_factory=list)
+
+
+def _chunks(
+    records: Iterator[Record],
+    budget: int,
+    done_items: set[str] | None = None,
+    done_quarantine: set[tuple[str, str]] | None = None,
+) -> Iterator[Chunk]:
+    """Group records into chunks; items and quarantined records already committed are skipped."""
+    chunk = Chunk([], [], [])
     size = 0
+    seq = 0
     for record in records:
         if isinstance(record, Quarantined):
-            quarantined.append(record)
+            if not done_quarantine or (record.source, record.locator) not in done_quarantine:
+                chunk.quarantined.append(record)
             continue
-        items.append(record)
+        position, seq = seq, seq + 1
+        if done_items and record.id in done_items:
+            chunk.order.append(record)
+            continue
+        chunk.order.append(len(chunk.items))
+        chunk.items.append(record)
+        chunk.seqs.append(position)
         size += max(len(record.annotations), 1)
         if size >= budget:
-            yield items, quarantined
-            items, quarantined, size = [], [], 0
-    if items or quarantined:
-        yield items, quarantined
+            yield chunk
+            chunk, size = Chunk([], [], []), 0
+    if chunk.items or chunk.quarantined or chunk.order:
+        yield chunk
+
+
+@dataclass
+class _Plan:
+    run_id: str
+    store: Store
+    compiled: CompiledRulebook
+    reader: DatasetReader
+    records: Iterator[Record]
+    judge: JudgeSetup | None
+    chunk_annotations: int
+    progress: Progress | None
+    actor: str
+    done_items: set[str] = field(default_factory=set)
+    done_quarantine: set[tuple[str, str]] = field(default_factory=set)
+    first_chunk: int = 0
+    resumed: bool = False
+
+
+def _open(dataset: str | Path, compiled: CompiledRulebook, format: str) -> tuple[DatasetReader, Iterator[Record]]:
+    reader = open_dataset(dataset, format)
+    _check_kind(reader, compiled)
+    records = reader.records()
+    first = _first(records)  # surfaces unreadable datasets before anything is written
+    return reader, _prepend(first, records)
+
+
+def _fingerprints(compiled: CompiledRulebook, judge: JudgeSetup | None, dataset: str) -> dict[str, str | None]:
+    uses_models = judge is not None and compiled.judgment_model is not None
+    if uses_models:
+        from scorers.judge.prompt import prompt_fingerprint
+    return {
+        "rulebook": compiled.fingerprint,
+        "judgment schema": compiled.judgment_fingerprint,
+        "model configuration": judge.fingerprint() if uses_models and judge is not None else None,
+        "prompts": prompt_fingerprint(compiled.rulebook) if uses_models else None,
+        "dataset": dataset,
+    }
 
 
 def score_dataset(
@@ -114,6 +204,7 @@ def score_dataset(
     chunk_annotations: int | None = None,
     progress: Progress | None = None,
     judge: JudgeSetup | None = None,
+    actor: str | None = None,
 ) -> RunSummary:
     """Score a dataset against a rulebook into ``db``; returns the finished run's summary.
 
@@ -121,24 +212,23 @@ def score_dataset(
     without it they send their items to review (a rule never passes silently).
     """
     compiled = rulebook if isinstance(rulebook, CompiledRulebook) else compile_for(rulebook, rule_engine)
-    reader = open_dataset(dataset, format)
-    _check_kind(reader, compiled)
-    records = reader.records()
-    first = _first(records)  # surfaces unreadable datasets before anything is written
-    fingerprint = reader.fingerprint()
+    reader, records = _open(dataset, compiled, format)
     store = Store(db)
     run_id = new_run_id()
-    started = time.perf_counter()
-    use_models = judge is not None and compiled.judgment_model is not None
-    prepared: dict[str, float] = {}  # the dataset pre-pass, when a rule reads a dataset-level field
-    measurements = prepare_measurements(reader, compiled, prepared)
+    uses_models = judge is not None and compiled.judgment_model is not None
+    setup = judge if uses_models else None
+    fingerprints = _fingerprints(compiled, setup, reader.fingerprint())
+    chunk = chunk_annotations or CHUNK_ANNOTATIONS.get()
     config: dict[str, Any] = {
         "format": reader.format,
-        "chunk_annotations": chunk_annotations or CHUNK_ANNOTATIONS.get(),
+        "chunk_annotations": chunk,
         "rule_engine": compiled.backend,
-        "judge": judge.describe() if judge is not None and use_models else None,
+        "judge": setup.describe() if setup is not None else None,
+        "judge_setup": setup.to_config() if setup is not None else None,
+        "fingerprints": fingerprints,
     }
-    models = ", ".join(judge.describe()["models"].values()) if judge is not None and use_models else None
+    models = ", ".join(setup.describe()["models"].values()) if setup is not None else None
+    who = actor or default_actor()
     with store.write() as con:
         con.execute(
             """INSERT INTO runs (run_id, created_at, status, dataset_path, dataset_format,
@@ -151,32 +241,173 @@ def score_dataset(
                 utcnow(),
                 str(Path(dataset).resolve()),
                 reader.format,
-                fingerprint,
+                fingerprints["dataset"],
                 compiled.name,
                 compiled.version,
                 compiled.fingerprint,
-                compiled.path,
+                str(Path(compiled.path).resolve()),
                 compiled.source,
                 compiled.judgment_fingerprint,
                 compiled.backend,
                 __version__,
                 to_json(config),
                 models,
-                bool(judge is not None and use_models and judge.simulated),
+                bool(setup is not None and setup.simulated),
             ],
         )
-    summary = RunSummary(
-        run_id, Path(db), "running", models=models, simulated=bool(judge is not None and use_models and judge.simulated)
+        events = [
+            audit.Event(
+                "run_started",
+                who,
+                {
+                    "dataset": str(Path(dataset).resolve()),
+                    "format": reader.format,
+                    "rulebook": compiled.name,
+                    "rulebook_version": compiled.version,
+                    "fingerprints": fingerprints,
+                    "models": models,
+                    "simulated": bool(setup is not None and setup.simulated),
+                },
+                run_id,
+            )
+        ]
+        changed = _rulebook_change(con, compiled, run_id, who)
+        audit.record(con, events + ([changed] if changed else []))
+    plan = _Plan(run_id, store, compiled, reader, records, setup, chunk, progress, who)
+    return _execute(plan)
+
+
+def _rulebook_change(con: Any, compiled: CompiledRulebook, run_id: str, actor: str) -> audit.Event | None:
+    """An audit event when this rulebook's content differs from its last use in this database."""
+    row = first_row(
+        con.execute(
+            """SELECT rulebook_fingerprint, rulebook_version, rulebook_yaml, rulebook_path FROM runs
+           WHERE rulebook_name = ? AND run_id <> ? ORDER BY created_at DESC LIMIT 1""",
+            [compiled.name, run_id],
+        )
     )
+    if row is None or row[0] == compiled.fingerprint:
+        return None
+    payload: dict[str, Any] = {
+        "rulebook": compiled.name,
+        "from_version": row[1],
+        "to_version": compiled.version,
+        "from_fingerprint": row[0],
+        "to_fingerprint": compiled.fingerprint,
+    }
+    with contextlib.suppress(RulebookError):
+        diff = diff_rulebooks(load_text(row[2], row[3] or "previous").rulebook, compiled.rulebook)
+        payload |= {
+            "added": diff.added,
+            "removed": diff.removed,
+            "changed": [c.rule_id for c in diff.changed],
+            "sections": diff.sections,
+        }
+    return audit.Event("rulebook_changed", actor, payload, run_id)
+
+
+def resume_run(
+    db: str | Path,
+    run: str,
+    *,
+    allow_changed: bool = False,
+    rulebook: str | Path | None = None,
+    judge: JudgeSetup | None = None,
+    progress: Progress | None = None,
+    actor: str | None = None,
+) -> RunSummary:
+    """Continue a killed or interrupted run where it stopped; see the module docstring."""
+    from engine.queries import resolve_run
+
+    store = Store(db)
+    with store.read() as con:
+        run_id = resolve_run(con, run)
+        row = first_row(
+            con.execute(
+                """SELECT status, dataset_path, dataset_format, rulebook_path, rule_engine, config
+               FROM runs WHERE run_id = ?""",
+                [run_id],
+            )
+        )
+    assert row is not None
+    status, dataset, dataset_format, rulebook_path, backend, config_text = row
+    if status == "finished":
+        raise RunError(f"run {run_id} already finished: nothing to resume (`labelgate runs` shows its counts)")
+    config = orjson.loads(config_text)
+    source = rulebook or rulebook_path
+    if not Path(source).exists():
+        raise RunError(f"run {run_id} was scored with {source}, which no longer exists: pass --rulebook")
+    compiled = compile_for(source, backend)
+    setup = judge
+    if setup is None and config.get("judge_setup"):
+        from engine.model_run import JudgeSetup
+
+        setup = JudgeSetup.from_config(config["judge_setup"])
+    reader, records = _open(dataset, compiled, dataset_format)
+    now = _fingerprints(compiled, setup if compiled.judgment_model is not None else None, reader.fingerprint())
+    before: dict[str, str | None] = config.get("fingerprints", {})
+    changes = sorted(name for name, value in now.items() if before.get(name) != value)
+    if changes and not allow_changed:
+        raise RunError(
+            f"run {run_id} cannot resume: the {', '.join(changes)} changed since it started; start a new run, or "
+            "resume with --allow-changed (recorded in the audit log)"
+        )
+    who = actor or default_actor()
+    with store.write() as con:
+        done_items = {r[0] for r in con.execute("SELECT item_id FROM items WHERE run_id = ?", [run_id]).fetchall()}
+        done_quarantine = {
+            (r[0], r[1])
+            for r in con.execute("SELECT source, locator FROM quarantine WHERE run_id = ?", [run_id]).fetchall()
+        }
+        last_chunk = first_row(con.execute("SELECT max(chunk_no) FROM chunks WHERE run_id = ?", [run_id]))
+        con.execute("UPDATE runs SET status = 'running', error = NULL WHERE run_id = ?", [run_id])
+        audit.record_one(
+            con,
+            "run_resumed",
+            who,
+            {
+                "items_already_scored": len(done_items),
+                "changed": changes,
+                "allowed_changes": bool(changes),
+            },
+            run_id,
+        )
+    first_chunk = int(last_chunk[0]) + 1 if last_chunk and last_chunk[0] is not None else 0
+    plan = _Plan(
+        run_id,
+        store,
+        compiled,
+        reader,
+        records,
+        setup if compiled.judgment_model is not None else None,
+        int(config.get("chunk_annotations") or CHUNK_ANNOTATIONS.get()),
+        progress,
+        who,
+        done_items,
+        done_quarantine,
+        first_chunk,
+        resumed=True,
+    )
+    return _execute(plan)
+
+
+def _execute(plan: _Plan) -> RunSummary:
+    store, run_id, compiled = plan.store, plan.run_id, plan.compiled
+    started = time.perf_counter()
+    prepared: dict[str, float] = {}  # the dataset pre-pass, when a rule reads a dataset-level field
+    measurements = prepare_measurements(plan.reader, compiled, prepared)
+    summary = RunSummary(run_id, store.path, "running", resumed=plan.resumed)
     scorer = ChunkScorer(compiled, measurements)
     status, error = "finished", None
     stages: dict[str, float] = {"ingest": 0.0}
 
     def committed(counts: ChunkCounts) -> None:
         summary.add(counts)
-        if progress is not None:
-            progress(counts)
+        if plan.progress is not None:
+            counts.expected_items = plan.reader.expected_items
+            plan.progress(counts)
 
+    interrupted = False
     db_thread = DatabaseThread(store)
     writer = BackgroundWriter(
         db_thread,
@@ -184,37 +415,40 @@ def score_dataset(
         committed,
         item_fields=scorer.stored_item_fields,
         annotation_fields=scorer.stored_annotation_fields,
+        actor=plan.actor,
     )
-    chunks = _chunks(_prepend(first, records), int(config["chunk_annotations"]))
+    chunks = _chunks(plan.records, plan.chunk_annotations, plan.done_items, plan.done_quarantine)
     try:
-        if use_models:
-            assert judge is not None
+        if plan.judge is not None:
+            from engine.model_run import run_model_path
+
             asyncio.run(
                 run_model_path(
                     compiled=compiled,
-                    reader=reader,
+                    reader=plan.reader,
                     chunks=chunks,
                     db=db_thread,
                     writer=writer,
                     run_id=run_id,
-                    setup=judge,
+                    setup=plan.judge,
                     scorer=scorer,
                     stages=stages,
+                    first_chunk=plan.first_chunk,
+                    actor=plan.actor,
                 )
             )
         else:
-            seq = 0
             clock = time.perf_counter()
-            for chunk_no, (items, quarantined) in enumerate(chunks):
+            for number, chunk in enumerate(chunks, start=plan.first_chunk):
                 stages["ingest"] += time.perf_counter() - clock
-                writer.submit(chunk_no, seq, scorer.score(items), quarantined)
-                seq += len(items)
+                if chunk.items or chunk.quarantined:
+                    writer.submit(number, 0, scorer.score(chunk.items), chunk.quarantined, seqs=chunk.seqs)
                 clock = time.perf_counter()
         db_thread.close()
     except KeyboardInterrupt:
-        status, error = "interrupted", "interrupted by the user"
+        status, error = "interrupted", "interrupted by the user: resume it to finish"
         _close_quietly(db_thread)
-        raise
+        interrupted = True
     except Exception as exc:
         status, error = "failed", f"{exc.__class__.__name__}: {exc}"
         _close_quietly(db_thread)
@@ -223,23 +457,72 @@ def score_dataset(
         summary.status = status
         summary.duration_s = time.perf_counter() - started
         summary.stage_seconds = {**prepared, **stages, **scorer.seconds, "store (background)": db_thread.seconds}
-        with store.write() as con:
-            con.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, duration_s = ?, error = ? WHERE run_id = ?",
-                [status, utcnow(), summary.duration_s, error, run_id],
-            )
-            summary.top_rules = [
-                (str(r[0]), int(r[1]))
-                for r in con.execute(
-                    """SELECT rule_id, count(*) AS n FROM findings WHERE run_id = ?
-                       GROUP BY rule_id ORDER BY n DESC, rule_id LIMIT 5""",
-                    [run_id],
-                ).fetchall()
-            ]
-            costs = con.execute("SELECT cost_usd, model_attempts FROM runs WHERE run_id = ?", [run_id]).fetchone()
-            if costs is not None:
-                summary.cost_usd, summary.model_attempts = float(costs[0] or 0.0), int(costs[1] or 0)
+        _finish(summary, plan, error)
+    if interrupted:
+        raise RunInterrupted(run_id, str(store.path))
     return summary
+
+
+def _finish(summary: RunSummary, plan: _Plan, error: str | None) -> None:
+    """Record the outcome and read the run's totals back (a resumed run reports the whole run)."""
+    with plan.store.write() as con:
+        con.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, duration_s = coalesce(duration_s, 0) + ?, error = ? "
+            "WHERE run_id = ?",
+            [summary.status, utcnow(), summary.duration_s, error, plan.run_id],
+        )
+        row = first_row(
+            con.execute(
+                """SELECT items_in, items_scored, items_quarantined, annotations_in, annotations_scored,
+                      annotations_quarantined, passed, failed, needs_review, findings, cost_usd, model_attempts,
+                      models, simulated
+               FROM runs WHERE run_id = ?""",
+                [plan.run_id],
+            )
+        )
+        if row is not None:
+            (
+                summary.items_in,
+                summary.items_scored,
+                summary.items_quarantined,
+                summary.annotations_in,
+                summary.annotations_scored,
+                summary.annotations_quarantined,
+                summary.passed,
+                summary.failed,
+                summary.needs_review,
+                summary.findings,
+            ) = (int(v or 0) for v in row[:10])
+            summary.cost_usd, summary.model_attempts = float(row[10] or 0.0), int(row[11] or 0)
+            summary.models, summary.simulated = row[12], bool(row[13])
+        summary.top_rules = [
+            (str(r[0]), int(r[1]))
+            for r in con.execute(
+                """SELECT rule_id, count(*) AS n FROM findings WHERE run_id = ?
+                   GROUP BY rule_id ORDER BY n DESC, rule_id LIMIT 5""",
+                [plan.run_id],
+            ).fetchall()
+        ]
+        event = {"finished": "run_finished", "interrupted": "run_interrupted"}.get(summary.status, "run_failed")
+        audit.record_one(
+            con,
+            event,
+            plan.actor,
+            {
+                "items_in": summary.items_in,
+                "items_scored": summary.items_scored,
+                "items_quarantined": summary.items_quarantined,
+                "passed": summary.passed,
+                "failed": summary.failed,
+                "needs_review": summary.needs_review,
+                "findings": summary.findings,
+                "cost_usd": summary.cost_usd,
+                "model_attempts": summary.model_attempts,
+                "seconds": round(summary.duration_s, 3),
+                "error": error,
+            },
+            plan.run_id,
+        )
 
 
 def _close_quietly(db_thread: DatabaseThread) -> None:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -103,6 +104,16 @@ class Store:
             con.close()
 
 
+def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The first row of a query result, reading the result to the end.
+
+    DuckDB refuses further work on a connection while a result is unfinished, so
+    ``fetchone()`` followed by another statement fails; this never leaves one open.
+    """
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     con.execute("BEGIN TRANSACTION")
@@ -139,6 +150,11 @@ class WriteSession:
         except BaseException:
             self.release()
             raise
+
+    def release_if_expired(self) -> None:
+        """Give the file back when the lease ran out while nothing was being written."""
+        if self._con is not None and time.monotonic() - self._opened > self.hold_s:
+            self.release()
 
     def release(self) -> None:
         if self._con is not None:

@@ -44,6 +44,8 @@ class ChunkCounts:
     failed: int = 0
     review: int = 0
     findings: int = 0
+    cost_usd: float = 0.0
+    expected_items: int | None = None  # the dataset's size when the reader knows it (progress)
 
 
 def write_chunk(

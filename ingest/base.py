@@ -28,6 +28,9 @@ class DatasetReader(ABC):
     kind: ClassVar[Literal["image", "text"]]
     description: ClassVar[str] = ""
 
+    expected_items: int | None = None
+    """How many item records the dataset holds, once the reader knows (for progress and ETA)."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if not self.path.exists():

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from engine import queries
-from engine.model_run import JudgeSetup
 from engine.run import RunSummary, compile_for, score_dataset
 from engine.store import Store
 from reports.export import export as _export
 from rulebook.compiler import Backend, CompiledRulebook
-from scorers.providers.spec import parse_model
+
+if TYPE_CHECKING:
+    from engine.model_run import JudgeSetup
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ def score(
     ``judge="sim"`` answers judgments with the simulated models; a :class:`JudgeSetup`
     configures real ones; ``None`` sends items whose rules need a judgment to review.
     """
+    from engine.model_run import JudgeSetup
+    from scorers.providers.spec import parse_model
+
     setup = judge
     if judge == "sim":
         setup = JudgeSetup(models={"cheap": parse_model("sim:cheap"), "capable": parse_model("sim:capable")})

@@ -83,6 +83,19 @@ class RunError(LabelgateError):
     code = ErrorCode.RUN
 
 
+class RunInterrupted(RunError):
+    """Ctrl-C stopped a run; it is resumable and the message says how."""
+
+    exit_code = 130
+
+    def __init__(self, run_id: str, db: str) -> None:
+        super().__init__(
+            f"run {run_id} interrupted; what was committed is kept: resume it with "
+            f"`labelgate resume {run_id} --db {db}`"
+        )
+        self.run_id = run_id
+
+
 class ModelError(LabelgateError):
     """A model provider is misconfigured (missing key, unknown provider, bad base URL)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.queries import findings_sql, resolve_run
-from engine.store import Store
+from engine.store import Store, first_row
 from labelgate.errors import ExportError
 
 FORMATS = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet", "jsonl": "FORMAT json"}
@@ -47,5 +47,5 @@ def export(
         query = TABLES[table].replace("$run_id", "'" + run_id.replace("'", "''") + "'")
         path = str(target).replace("'", "''")
         con.execute(f"COPY ({query}) TO '{path}' ({FORMATS[fmt]})")
-        count = con.execute(f"SELECT count(*) FROM ({query})").fetchone()
+        count = first_row(con.execute(f"SELECT count(*) FROM ({query})"))
     return run_id, target, int(count[0]) if count else 0

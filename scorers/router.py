@@ -84,6 +84,15 @@ class Router:
         self.labels: Counter[str] = Counter()
         self.seen = 0
 
+    def observe(self, labels: Sequence[str]) -> None:
+        """Count labels seen so far (rarity is judged against them, in dataset order).
+
+        A resumed run calls this for the items it skips, so it routes the rest as the
+        uninterrupted run would have.
+        """
+        self.labels.update(labels)
+        self.seen += len(labels)
+
     def _could_fire(
         self, item_row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], index: int | None
     ) -> list[str]:
@@ -105,8 +114,7 @@ class Router:
             for label in set(labels)
             if self.seen >= config.rare_warmup and self.labels[label] / max(self.seen, 1) < config.rare_share
         ]
-        self.labels.update(labels)
-        self.seen += len(labels)
+        self.observe(labels)
         if not self.judged_rules or not self.tiers:
             return RouteDecision("none", reasons=["no rule needs a judgment"])
         blocking = sorted(set(severities) & self.failing)

@@ -120,6 +120,7 @@ class CocoReader(DatasetReader):
             order.append(item)
         if not seen_images_key and not order and not pending and not self._has_key("images"):
             raise DatasetError(f"{self.file}: not a COCO file (no 'images' list): check --format")
+        self.expected_items = index + 1 if seen_images_key else 0
         yield from pending
 
         seen_annotations: set[str] = set()

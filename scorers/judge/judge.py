@@ -120,6 +120,7 @@ class Judge:
         self.models = dict(models)
         self.settings = settings
         self.media = media
+        self.store = store
         self.prices = prices or PriceBook()
         self.simulator = simulator
         self.semaphore = asyncio.Semaphore(settings.concurrency)
@@ -219,27 +220,33 @@ class Judge:
             )
             result = await self._call(context, strategy, item, target, feedback, image)
             outcome.attempts += context.attempts
+            accepted = False
             if result.parsed is None:
                 reason = f"{strategy.name}: {result.failure}"
                 outcome.reasons.append(reason)
                 feedback.append(str(result.failure))
-                continue
-            values = {f"judgment.{k}": v for k, v in result.parsed.model_dump().items()}
-            problems = self._inconsistencies(item_row, rows, target, values)
-            if problems:
-                _mark_last(context, "inconsistent", "; ".join(problems))
-                outcome.reasons.append(f"{strategy.name}: answer contradicts measurements: {'; '.join(problems)}")
-                feedback += problems
-                continue
-            confidence = values.get("judgment.confidence")
-            last = call_no == len(plan)
-            if isinstance(confidence, int | float) and confidence < self.settings.escalate_below and not last:
-                _mark_last(context, "low_confidence", f"confidence {confidence:g} < {self.settings.escalate_below:g}")
-                outcome.reasons.append(f"{strategy.name}: low confidence ({confidence:g})")
-                feedback.append(f"the answer had low confidence ({confidence:g})")
-                fallback = (values, strategy)
-                continue
-            return self._accept(outcome, values, strategy)
+            else:
+                values = {f"judgment.{k}": v for k, v in result.parsed.model_dump().items()}
+                problems = self._inconsistencies(item_row, rows, target, values)
+                confidence = values.get("judgment.confidence")
+                last = call_no == len(plan)
+                if problems:
+                    _mark_last(context, "inconsistent", "; ".join(problems))
+                    outcome.reasons.append(f"{strategy.name}: answer contradicts measurements: {'; '.join(problems)}")
+                    feedback += problems
+                elif isinstance(confidence, int | float) and confidence < self.settings.escalate_below and not last:
+                    _mark_last(
+                        context, "low_confidence", f"confidence {confidence:g} < {self.settings.escalate_below:g}"
+                    )
+                    outcome.reasons.append(f"{strategy.name}: low confidence ({confidence:g})")
+                    feedback.append(f"the answer had low confidence ({confidence:g})")
+                    fallback = (values, strategy)
+                else:
+                    accepted = True
+            if self.store is not None:
+                self.store.save(context)  # attempts and answers are stored as soon as they are final
+            if accepted:
+                return self._accept(outcome, values, strategy)
         if fallback is not None:
             return self._accept(outcome, *fallback)
         return outcome

@@ -17,6 +17,7 @@ from rulebook.model import Judgments, Rulebook
 from scorers.judge.media import EncodedImage
 
 SPAN_OPEN, SPAN_CLOSE = "⟦", "⟧"
+PROMPT_VERSION = "2026-11-25.1"  # bump when the wording or layout of prompts changes
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,13 @@ def messages(
         {"role": "system", "content": system_prompt(rulebook)},
         {"role": "user", "content": user_content(rulebook, item, annotation_index, strategy, feedback, images)},
     ]
+
+
+def prompt_fingerprint(rulebook: Rulebook) -> str:
+    """Identifies the prompts a run sends: template version, system prompt and questions."""
+    import hashlib
+
+    judgments = rulebook.judgments
+    questions = _questions(judgments, rulebook.taxonomy.labels) if judgments is not None else ""
+    text = "\n".join((PROMPT_VERSION, system_prompt(rulebook) if judgments is not None else "", questions))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

@@ -70,17 +70,25 @@ class CallContext:
     simulated: bool
     attempts: list[AttemptRecord] = field(default_factory=list)
     transport_attempt: int = 0
+    answers: list[tuple[str, str, str, int, int]] = field(default_factory=list)
+    """Answers received (key, model, body, tokens in, tokens out), stored with their attempts."""
 
 
 CURRENT_CALL: ContextVar[CallContext | None] = ContextVar("labelgate_current_call", default=None)
 
 
 class ResponseStore(Protocol):
-    """Stored answers by request hash (the engine implements it on DuckDB)."""
+    """Stored answers by request hash, and the attempt log (the engine implements it on DuckDB).
+
+    ``save`` takes a finished call's attempts and answers together, so that a stored answer
+    always has its attempt row: a resumed run never replays an answer nobody paid for.
+    """
 
     async def get(self, key: str) -> str | None: ...
 
     def put(self, key: str, model: str, response: str, input_tokens: int, output_tokens: int) -> None: ...
+
+    def save(self, context: CallContext) -> None: ...
 
 
 def request_key(model: str, request: httpx2.Request) -> str:
@@ -197,6 +205,8 @@ class RecordingTransport(httpx2.AsyncBaseTransport):
             record.input_tokens, record.output_tokens = _usage(parsed)
             record.cost_usd = self.price(record.input_tokens, record.output_tokens)
             record.response = _answer_text(parsed)
-            if self.store is not None:
+            if call is not None:
+                call.answers.append((key, self.model, text, record.input_tokens, record.output_tokens))
+            elif self.store is not None:
                 self.store.put(key, self.model, text, record.input_tokens, record.output_tokens)
         return httpx2.Response(response.status_code, headers=response.headers, content=body)

@@ -62,7 +62,8 @@ class BoxGeometry(Measurement):
                 if area > 0:
                     ix = max(0.0, min(x + w, W) - max(x, 0.0))
                     iy = max(0.0, min(y + h, H) - max(y, 0.0))
-                    row["box.outside_fraction"] = 1.0 - (ix * iy) / area
+                    outside = 1.0 - (ix * iy) / area
+                    row["box.outside_fraction"] = outside if outside > 1e-9 else 0.0  # no float dust
                 else:
                     row["box.outside_fraction"] = 0.0
                 row["box.touches_border"] = (

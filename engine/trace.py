@@ -1,0 +1,153 @@
+"""The full trace of one item in one run: everything that decided its fate, in order.
+
+Measurements, route and reasons, every model attempt (model, tokens, cost, latency, outcome,
+validation errors), judgments, rules fired with their clauses, score, oversight decision,
+escalations, review history and the audit events that mention it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import orjson
+
+from engine.store import first_row
+from labelgate.errors import RunError
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    result = con.execute(sql, params)
+    names = [d[0] for d in result.description or []]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def item_trace(con: duckdb.DuckDBPyConnection, run_id: str, item_id: str) -> dict[str, Any]:
+    """The trace as plain data (JSON-ready); raises RunError if the item is not in the run."""
+    items = _rows(
+        con,
+        """SELECT item_id, seq, kind, source, media, width, height, annotation_count,
+                                 quarantined_annotations, content_hash, state, measurements, updated_at
+                          FROM items WHERE run_id = ? AND item_id = ?""",
+        [run_id, item_id],
+    )
+    quarantined = _rows(
+        con,
+        "SELECT source, locator, level, annotation_id, reason FROM quarantine WHERE run_id = ? AND item_id = ?",
+        [run_id, item_id],
+    )
+    if not items:
+        attempts = first_row(
+            con.execute("SELECT count(*) FROM attempts WHERE run_id = ? AND item_id = ?", [run_id, item_id])
+        )
+        if quarantined and not any(q["level"] == "annotation" for q in quarantined):
+            return {"run_id": run_id, "item": {"item_id": item_id, "state": "quarantined"}, "quarantined": quarantined}
+        if attempts and attempts[0]:
+            return {
+                "run_id": run_id,
+                "item": {"item_id": item_id, "state": "judging"},
+                "attempts": _attempts(con, run_id, item_id),
+            }
+        raise RunError(
+            f"item {item_id!r} is not in run {run_id}: check the id (it is the dataset's own, e.g. the image file name)"
+        )
+    item = items[0]
+    item["measurements"] = _json(item["measurements"])
+    annotations = _rows(
+        con,
+        """SELECT annotation_id, label, x, y, w, h, span_start, span_end, span_text,
+                                       attributes, measurements
+                                FROM annotations WHERE run_id = ? AND item_id = ? ORDER BY seq""",
+        [run_id, item_id],
+    )
+    for ann in annotations:
+        ann["attributes"] = _json(ann["attributes"])
+        ann["measurements"] = _json(ann["measurements"])
+    route = _rows(
+        con,
+        "SELECT tier, reasons, judged_annotations, estimated_cost_usd, cost_usd FROM routes "
+        "WHERE run_id = ? AND item_id = ?",
+        [run_id, item_id],
+    )
+    for r in route:
+        r["reasons"] = _json(r["reasons"])
+    judgments = _rows(
+        con,
+        """SELECT annotation_id, status, strategy, tier, model, "values", confidence, reason
+                              FROM judgments WHERE run_id = ? AND item_id = ? ORDER BY annotation_id""",
+        [run_id, item_id],
+    )
+    for j in judgments:
+        j["values"] = _json(j["values"])
+    findings = _rows(
+        con,
+        """SELECT annotation_id, rule_id, severity, clause, message, evidence, penalty
+                             FROM findings WHERE run_id = ? AND item_id = ? ORDER BY annotation_id NULLS FIRST,
+                             rule_id""",
+        [run_id, item_id],
+    )
+    for f in findings:
+        f["evidence"] = _json(f["evidence"])
+    score = _rows(
+        con,
+        "SELECT score, passed, decision, findings, penalty_total, review_reasons, scored_at "
+        "FROM scores WHERE run_id = ? AND item_id = ?",
+        [run_id, item_id],
+    )
+    for s in score:
+        s["review_reasons"] = _json(s["review_reasons"])
+    escalations = _rows(
+        con,
+        "SELECT annotation_id, check_id, reason, escalated_at FROM escalations "
+        "WHERE run_id = ? AND item_id = ? ORDER BY escalated_at",
+        [run_id, item_id],
+    )
+    reviews = _rows(
+        con,
+        """SELECT review_id, annotation_id, reviewer, role, decision, corrected_label, comment,
+                                   bound_hash, decided_at FROM reviews WHERE run_id = ? AND item_id = ?
+                            ORDER BY decided_at""",
+        [run_id, item_id],
+    )
+    events = _rows(
+        con,
+        """SELECT seq, ts, actor, event, payload FROM audit_log
+                           WHERE run_id = ? AND payload->>'$.item_id' = ? ORDER BY seq""",
+        [run_id, item_id],
+    )
+    for e in events:
+        e["payload"] = _json(e["payload"])
+    return {
+        "run_id": run_id,
+        "item": item,
+        "annotations": annotations,
+        "quarantined": quarantined,
+        "route": route[0] if route else None,
+        "attempts": _attempts(con, run_id, item_id),
+        "judgments": judgments,
+        "findings": findings,
+        "score": score[0] if score else None,
+        "escalations": escalations,
+        "reviews": reviews,
+        "audit": events,
+    }
+
+
+def _attempts(con: duckdb.DuckDBPyConnection, run_id: str, item_id: str) -> list[dict[str, Any]]:
+    return _rows(
+        con,
+        """SELECT annotation_id, call_no, attempt_no, strategy, tier, model, simulated, outcome,
+                                error, input_tokens, output_tokens, cost_usd, latency_ms, cached, started_at
+                         FROM attempts WHERE run_id = ? AND item_id = ?
+                         ORDER BY annotation_id, call_no, attempt_no, started_at""",
+        [run_id, item_id],
+    )
