@@ -58,7 +58,9 @@ def _normal_payload(payload: Mapping[str, Any]) -> Any:
 
 def record(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> int:
     """Append events (in order) inside the caller's transaction; returns the last sequence number."""
-    last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    # fetchall, not fetchone: DuckDB refuses register() (in append) while a result is unfinished
+    rows = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
+    last = rows[0] if rows else None
     seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS)
     columns: dict[str, list[Any]] = {
         k: [] for k in ("seq", "ts", "actor", "event", "run_id", "payload", "prev_hash", "hash")
