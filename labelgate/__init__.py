@@ -23,9 +23,20 @@ from labelgate.errors import (
 from labelgate.version import __version__
 
 if TYPE_CHECKING:
-    from labelgate.api import Run, export, findings, load_rulebook, open_run, runs, score
+    from labelgate.api import (
+        Run,
+        audit_log,
+        compare,
+        export,
+        findings,
+        load_rulebook,
+        open_run,
+        report,
+        runs,
+        score,
+    )
 
-_API = {"Run", "export", "findings", "load_rulebook", "open_run", "runs", "score"}
+_API = {"Run", "audit_log", "compare", "export", "findings", "load_rulebook", "open_run", "report", "runs", "score"}
 
 
 def __getattr__(name: str) -> Any:
@@ -48,10 +59,13 @@ __all__ = [
     "RunError",
     "StoreError",
     "__version__",
+    "audit_log",
+    "compare",
     "export",
     "findings",
     "load_rulebook",
     "open_run",
+    "report",
     "runs",
     "score",
 ]
