@@ -23,6 +23,7 @@ SEVERITY_COLORS = {"critical": "#b71c1c", "major": "#e65100", "minor": "#f9a825"
 _UNSAFE = re.compile(r"<script|<foreignObject|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
 _XMLNS = re.compile(r'\s+xmlns(:xlink)?="[^"]*"')
 WIDTH = 520
+COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)  # counts: whole-number ticks
 
 
 def to_svg(chart: alt.TopLevelMixin) -> Markup:
@@ -67,7 +68,7 @@ def score_histogram(values: pd.DataFrame, pass_at: float | None) -> Markup:
         .encode(
             x=alt.X("start:Q", title="score", scale=alt.Scale(domain=[low, high])),
             x2="end:Q",
-            y=alt.Y("sum(weight):Q", title="items", stack="zero"),
+            y=alt.Y("sum(weight):Q", title="items", stack="zero", axis=COUNT_AXIS),
             color=alt.Color(
                 "decision:N", scale=_scale(DECISION_COLORS, list(data["decision"].unique())), title="decision"
             ),
@@ -87,7 +88,7 @@ def rule_bars(rules: pd.DataFrame, limit: int = 30) -> Markup:
         .mark_bar()
         .encode(
             y=alt.Y("rule_id:N", sort=list(shown["rule_id"]), title=None),
-            x=alt.X("findings:Q", title="findings"),
+            x=alt.X("findings:Q", title="findings", axis=COUNT_AXIS),
             color=alt.Color("severity:N", scale=_scale(SEVERITY_COLORS, list(shown["severity"].unique()))),
         )
         .properties(width=WIDTH - 80, height=max(60, 16 * len(shown)))
@@ -110,7 +111,7 @@ def class_bars(classes: pd.DataFrame, limit: int = 25) -> Markup:
         .mark_bar()
         .encode(
             y=alt.Y("label:N", sort=list(shown["label"]), title=None),
-            x=alt.X("sum(n):Q", title="annotations"),
+            x=alt.X("sum(n):Q", title="annotations", axis=COUNT_AXIS),
             color=alt.Color(
                 "state:N", scale=alt.Scale(domain=["flagged", "clean"], range=["#c62828", "#90a4ae"]), title=None
             ),
@@ -154,7 +155,7 @@ def item_cost_histogram(costs: pd.DataFrame) -> Markup:
         .encode(
             x=alt.X("start:Q", title="model cost per item (USD)"),
             x2="end:Q",
-            y=alt.Y("sum(weight):Q", title="items", stack="zero"),
+            y=alt.Y("sum(weight):Q", title="items", stack="zero", axis=COUNT_AXIS),
         )
         .properties(width=WIDTH, height=160)
     )
