@@ -13,6 +13,7 @@ from engine.run import score_dataset
 from engine.store import Store
 from reports.agreement import HUMAN_OUTCOME, cohen_kappa, confusion_matrix, machine_outcome
 from reports.html import SECTIONS, report
+from tests.helpers import MINIMAL_RULEBOOK, box, coco, image, write_coco, write_rulebook
 from tests.reports.checks import assert_self_contained
 from tests.reports.conftest import DemoRun
 
@@ -120,3 +121,20 @@ def test_dataset_strings_are_escaped_and_spans_highlighted(tmp_path: Path) -> No
     assert "<mark>&lt;script&gt;alert(1)&lt;/script&gt;</mark>" in html
     assert "&lt;i&gt;labels&lt;/i&gt; &amp; their &lt;b&gt;taxonomy&lt;/b&gt;" in html
     assert "https://example.com/a?b=&lt;c&gt;" in html  # the guideline url is text, never a link
+
+
+def test_a_run_without_models_reviews_or_scored_items_still_reports(tmp_path: Path) -> None:
+    data = coco([image(1, "a.jpg"), {"id": 2, "width": 10, "height": 10}], [box(1, 1, [0, 0, 0, 5])])
+    rules = write_rulebook(tmp_path, MINIMAL_RULEBOOK)
+    db = tmp_path / "runs.duckdb"
+    run = score_dataset(write_coco(tmp_path / "data", data), rules, db, format="coco")
+    html = report(db, run.run_id, tmp_path / "r.html").path.read_text(encoding="utf-8")
+    assert_self_contained(html)
+    for text in (
+        "No model was called in this run (deterministic rules only)",
+        "No human review has been recorded for this run yet",
+        "Not computed: no item of this run has a human review yet",
+        "image file a.jpg not found in the dataset folder",  # a placeholder, with the reason
+        "image 2 has no &#39;file_name&#39;",  # the quarantined record
+    ):
+        assert text in html, text
