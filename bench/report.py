@@ -13,7 +13,7 @@ this bench measures the report, not the judge. Then it times:
   included;
 - ``labelgate report --compare A A`` (a run against itself: 100,000 items joined).
 
-    python -m bench.report [--items 100000]
+    python -m bench.report [--items 100000] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -153,9 +153,13 @@ def profile(db: Path, run_id: str, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--keep", type=Path, help="Build in this (new) folder and keep it, to look at the report.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        if args.keep is not None:
+            args.keep.mkdir(parents=True)
+            root = args.keep
         db, run_id = build_run(root, args.items)
         started = time.perf_counter()
         from reports.html import report

@@ -66,7 +66,7 @@ def score_histogram(values: pd.DataFrame, pass_at: float | None) -> Markup:
         alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("start:Q", title="score", scale=alt.Scale(domain=[low, high])),
+            x=alt.X("start:Q", title="score", scale=alt.Scale(domain=[low, high], nice=False)),
             x2="end:Q",
             y=alt.Y("sum(weight):Q", title="items", stack="zero", axis=COUNT_AXIS),
             color=alt.Color(
@@ -153,7 +153,7 @@ def item_cost_histogram(costs: pd.DataFrame) -> Markup:
         alt.Chart(data)
         .mark_bar(color="#1565c0")
         .encode(
-            x=alt.X("start:Q", title="model cost per item (USD)"),
+            x=alt.X("start:Q", title="model cost per item (USD)", scale=alt.Scale(domainMin=0)),
             x2="end:Q",
             y=alt.Y("sum(weight):Q", title="items", stack="zero", axis=COUNT_AXIS),
         )

@@ -164,8 +164,8 @@ def routing(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
 
 def attempt_outcomes(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
     return con.execute(
-        """SELECT tier, outcome, cached, count(*) AS attempts, coalesce(sum(cost_usd), 0) AS cost_usd,
-                  coalesce(avg(latency_ms), 0) AS mean_latency_ms
+        """SELECT tier, outcome, count(*) AS attempts, count(*) FILTER (cached) AS cached,
+                  coalesce(sum(cost_usd), 0) AS cost_usd, coalesce(avg(latency_ms), 0) AS mean_latency_ms
            FROM attempts WHERE run_id = ? GROUP BY ALL ORDER BY tier, attempts DESC""",
         [run_id],
     ).df()
@@ -210,7 +210,8 @@ def review_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]
 def label_corrections(con: duckdb.DuckDBPyConnection, run_id: str, limit: int = 15) -> pd.DataFrame:
     """The most common label corrections (latest ``fix_label`` reviews naming an annotation)."""
     return con.execute(
-        f"""SELECT a.label AS from_label, r.corrected_label AS to_label, count(*) AS reviews
+        f"""SELECT coalesce(a.label, '(item: no annotation named)') AS from_label, r.corrected_label AS to_label,
+                   count(*) AS reviews
             FROM ({LATEST_REVIEWS_SQL}) r
             LEFT JOIN annotations a ON a.run_id = r.run_id AND a.item_id = r.item_id
                                    AND a.annotation_id = r.annotation_id
