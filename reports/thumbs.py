@@ -85,7 +85,11 @@ class Thumbnailer:
             is_flagged = flagged is not None and box.annotation_id == flagged
             x0, y0 = box.x * sx, box.y * sy
             x1, y1 = x0 + max(box.w * sx, 1.0), y0 + max(box.h * sy, 1.0)
-            draw.rectangle([x0, y0, x1, y1], outline=FLAGGED if is_flagged else OTHER, width=3 if is_flagged else 1)
+            if is_flagged:  # red inside a white halo, so it shows on red objects too
+                draw.rectangle([x0 - 3, y0 - 3, x1 + 3, y1 + 3], outline=(255, 255, 255), width=1)
+                draw.rectangle([x0 - 2, y0 - 2, x1 + 2, y1 + 2], outline=FLAGGED, width=3)
+            else:
+                draw.rectangle([x0, y0, x1, y1], outline=OTHER, width=1)
         buffer = io.BytesIO()
         picture.save(buffer, format="JPEG", quality=72)
         uri = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
