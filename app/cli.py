@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from app import cli_audit, cli_query, cli_rulebook, cli_score, cli_trace
+from app import cli_query, cli_report, cli_rulebook, cli_score, cli_trace
 from app.output import err
 from labelgate.errors import LabelgateError, RulebookError
 from labelgate.version import __version__
@@ -45,7 +45,7 @@ cli_score.register(app)
 cli_query.register(app)
 cli_rulebook.register(app)
 cli_trace.register(app)
-cli_audit.register(app)
+cli_report.register(app)
 
 
 def report_error(exc: LabelgateError) -> None:

@@ -10,7 +10,7 @@ from app.output import emit, err, out, style_from
 from engine import queries
 from engine.store import Store
 from labelgate.settings import DB
-from reports.export import FORMATS, TABLES, export
+from reports.export import FORMATS, TABLES, export, export_all
 
 JSON_OPT = typer.Option(False, "--json", help="Output JSON.")
 NL_OPT = typer.Option(False, "--nl", help="Output newline-delimited JSON.")
@@ -145,11 +145,17 @@ def export_command(
     out_file: Path = typer.Option(..., "--out", "-o", help="File to write."),
     db: Path = DB_OPT,
     format: str = typer.Option(None, "--format", help=f"One of {', '.join(FORMATS)}; default from --out's extension."),
-    table: str = typer.Option("findings", "--table", help=f"What to export: {', '.join(TABLES)}."),
+    table: str = typer.Option(
+        "findings", "--table", help=f"What to export: {', '.join(TABLES)}, or all (--out is then a folder)."
+    ),
 ) -> None:
     """Export a run's findings (or another table) to CSV, Parquet or JSONL.
 
     Example: labelgate export latest --db runs.duckdb --format parquet --out findings.parquet
     """
+    if table == "all":
+        for run_id, path, rows in export_all(_db(db), run, out_file, format=format or "parquet"):
+            out.print(f"wrote {rows:,} row(s) of run {run_id} to {path}", soft_wrap=True)
+        return
     run_id, path, rows = export(_db(db), run, out_file, format=format, table=table)
     out.print(f"wrote {rows:,} {table} row(s) of run {run_id} to {path}")

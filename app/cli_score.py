@@ -167,6 +167,7 @@ def demo(
         f"labelgate findings {summary.run_id} --db {database}",
         f"labelgate findings {summary.run_id} --db {database} --json",
         f"labelgate export {summary.run_id} --db {database} --format parquet --out {out_dir / 'findings.parquet'}",
+        f"labelgate report {summary.run_id} --db {database} --out {out_dir / 'report.html'}",
         f"labelgate score {dataset.coco} --rulebook {rulebook} --db {database} --judge sim",
     ):
         out.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)

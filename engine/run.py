@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +30,7 @@ import orjson
 from engine import audit
 from engine.background import BackgroundWriter, DatabaseThread
 from engine.dataset_pass import prepare_measurements
+from engine.events import default_actor
 from engine.scoring import ChunkScorer
 from engine.store import Store, first_row
 from engine.writer import ChunkCounts, to_json, utcnow
@@ -59,14 +59,6 @@ def compile_for(path: str | Path, backend: Backend = "durable") -> CompiledRuleb
     """Load and compile a rulebook file with the built-in measurements' vocabulary."""
     loaded = load_file(path)
     return compile_rulebook(loaded, fields_for(loaded.rulebook.applies_to), backend)
-
-
-def default_actor() -> str:
-    """Who starts a run when nobody says: the operating-system user."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 @dataclass

@@ -24,12 +24,23 @@ from labelgate.version import __version__
 
 if TYPE_CHECKING:
     from engine.model_run import JudgeSetup
-    from labelgate.api import Run, export, findings, load_rulebook, open_run, runs, score
+    from labelgate.api import (
+        Run,
+        audit_log,
+        compare,
+        export,
+        findings,
+        load_rulebook,
+        open_run,
+        report,
+        runs,
+        score,
+    )
     from scorers.judge.judge import JudgeSettings
     from scorers.providers.spec import parse_model
     from scorers.router import RouterConfig
 
-_API = {"Run", "export", "findings", "load_rulebook", "open_run", "runs", "score"}
+_API = {"Run", "audit_log", "compare", "export", "findings", "load_rulebook", "open_run", "report", "runs", "score"}
 _MODELS = {
     "JudgeSetup": "engine.model_run",
     "JudgeSettings": "scorers.judge.judge",
@@ -65,11 +76,14 @@ __all__ = [
     "RunError",
     "StoreError",
     "__version__",
+    "audit_log",
+    "compare",
     "export",
     "findings",
     "load_rulebook",
     "open_run",
     "parse_model",
+    "report",
     "runs",
     "score",
 ]

@@ -4,19 +4,21 @@ import labelgate
 run = labelgate.score("data/annotations.json", rulebook="rules.yaml", db="runs.duckdb")
 run.findings()          # DataFrame, one row per finding
 labelgate.runs("runs.duckdb")
+labelgate.report("latest", "runs.duckdb", "report.html")
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from engine import queries
 from engine.run import RunSummary, compile_for, score_dataset
 from engine.store import Store
+from reports import data as _data
 from reports.export import export as _export
 from rulebook.compiler import Backend, CompiledRulebook
 
@@ -55,8 +57,18 @@ class Run:
         with Store(self.db).read() as con:
             return queries.quarantine(con, self.id)
 
+    def reviews(self, *, latest: bool = True) -> pd.DataFrame:
+        """Human review decisions: the latest per item (default; the latest one wins), or
+        ``latest=False`` for the whole history in decision order."""
+        with Store(self.db).read() as con:
+            return _data.reviews(con, self.id, latest=latest)
+
     def export(self, out: str | Path, *, format: str | None = None, table: str = "findings") -> Path:
         return _export(self.db, self.id, out, format=format, table=table)[1]
+
+    def report(self, out: str | Path) -> Path:
+        """Write this run's self-contained HTML audit report."""
+        return report(self.id, self.db, out)
 
 
 def load_rulebook(path: str | Path, *, rule_engine: Backend = "durable") -> CompiledRulebook:
@@ -108,3 +120,24 @@ def findings(run: str, db: str | Path) -> pd.DataFrame:
 
 def export(run: str, db: str | Path, out: str | Path, *, format: str | None = None, table: str = "findings") -> Path:
     return _export(db, run, out, format=format, table=table)[1]
+
+
+def report(run: str, db: str | Path, out: str | Path) -> Path:
+    """Write the self-contained HTML audit report of ``run`` to ``out`` (recorded in the audit log)."""
+    from reports.html import report as _report
+
+    return _report(db, run, out).path
+
+
+def compare(run_a: str, run_b: str, db: str | Path, out: str | Path | None = None) -> dict[str, Any]:
+    """What changed from ``run_a`` to ``run_b`` (rulebook diff, per-rule counts, flipped items);
+    with ``out``, also written as HTML."""
+    from reports.compare import compare_report
+
+    return compare_report(db, run_a, run_b, out).as_dict()
+
+
+def audit_log(db: str | Path) -> pd.DataFrame:
+    """The whole audit log, in sequence order (``payload`` is JSON text)."""
+    with Store(db).read() as con:
+        return con.execute("SELECT * FROM audit_log ORDER BY seq").df()

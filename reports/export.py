@@ -2,12 +2,19 @@
 
 Findings exports carry one row per finding with the dataset's own ``item_id`` and
 ``annotation_id`` so users can join results back to their data; ``evidence`` is JSON.
+Every table's columns and types are documented in ``docs/exports.md`` (a test keeps the two
+in step). The audit log is global: :func:`export_audit` writes all of it; the ``audit`` table
+of a run export holds only that run's entries. Each export is recorded as an ``export`` event
+in the audit log (``engine.events.record_export``); this module itself only reads.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
+from engine.events import record_export
 from engine.queries import findings_sql, resolve_run
 from engine.store import Store, first_row
 from labelgate.errors import ExportError
@@ -24,28 +31,72 @@ TABLES = {
     "attempts": "SELECT * FROM attempts WHERE run_id = $run_id ORDER BY item_id, annotation_id, call_no, attempt_no",
     "judgments": "SELECT * FROM judgments WHERE run_id = $run_id ORDER BY item_id, annotation_id",
     "routes": "SELECT * FROM routes WHERE run_id = $run_id ORDER BY item_id",
+    # -- issue 9: reviews, annotations and the run's audit entries --
+    "reviews": "SELECT * FROM reviews WHERE run_id = $run_id ORDER BY decided_at, review_id",
+    "annotations": "SELECT * FROM annotations WHERE run_id = $run_id ORDER BY item_id, seq",
+    "audit": "SELECT * FROM audit_log WHERE run_id = $run_id ORDER BY seq",
 }
+AUDIT_LOG = "SELECT * FROM audit_log ORDER BY seq"
 
 
-def export(
-    db: str | Path, run: str, out: str | Path, *, format: str | None = None, table: str = "findings"
-) -> tuple[str, Path, int]:
-    """Write ``table`` of run ``run`` to ``out``; the format defaults to the file extension."""
-    target = Path(out)
+def _format(target: Path, format: str | None) -> str:
     fmt = (format or target.suffix.lstrip(".")).lower()
     if fmt == "json":
         fmt = "jsonl"
     if fmt not in FORMATS:
         raise ExportError(f"{target}: unknown export format {fmt!r}: use --format csv, parquet or jsonl")
-    if table not in TABLES:
-        raise ExportError(f"unknown table {table!r}: use one of {', '.join(TABLES)}")
     if not target.parent.exists():
         raise ExportError(f"{target}: folder {target.parent} does not exist: create it first")
+    return fmt
+
+
+def _copy(con: duckdb.DuckDBPyConnection, query: str, target: Path, fmt: str) -> int:
+    path = str(target).replace("'", "''")
+    con.execute(f"COPY ({query}) TO '{path}' ({FORMATS[fmt]})")
+    count = first_row(con.execute(f"SELECT count(*) FROM ({query})"))
+    return int(count[0]) if count else 0
+
+
+def export(
+    db: str | Path,
+    run: str,
+    out: str | Path,
+    *,
+    format: str | None = None,
+    table: str = "findings",
+    actor: str | None = None,
+) -> tuple[str, Path, int]:
+    """Write ``table`` of run ``run`` to ``out``; the format defaults to the file extension."""
+    target = Path(out)
+    fmt = _format(target, format)
+    if table not in TABLES:
+        raise ExportError(f"unknown table {table!r}: use one of {', '.join(TABLES)}")
     store = Store(db)
     with store.read() as con:
         run_id = resolve_run(con, run)
         query = TABLES[table].replace("$run_id", "'" + run_id.replace("'", "''") + "'")
-        path = str(target).replace("'", "''")
-        con.execute(f"COPY ({query}) TO '{path}' ({FORMATS[fmt]})")
-        count = first_row(con.execute(f"SELECT count(*) FROM ({query})"))
-    return run_id, target, int(count[0]) if count else 0
+        rows = _copy(con, query, target, fmt)
+    record_export(db, file=target, table=table, format=fmt, rows=rows, run_id=run_id, actor=actor)
+    return run_id, target, rows
+
+
+def export_all(
+    db: str | Path, run: str, folder: str | Path, *, format: str = "parquet", actor: str | None = None
+) -> list[tuple[str, Path, int]]:
+    """Every table of a run, one file each (``<table>.<format>``) in ``folder``."""
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    with Store(db).read() as con:
+        run_id = resolve_run(con, run)
+    suffix = "jsonl" if format in ("json", "jsonl") else format
+    return [export(db, run_id, target / f"{t}.{suffix}", format=format, table=t, actor=actor) for t in TABLES]
+
+
+def export_audit(db: str | Path, out: str | Path, *, format: str | None = None, actor: str | None = None) -> int:
+    """Write the whole audit log (every run, in sequence order) to ``out``; returns the row count."""
+    target = Path(out)
+    fmt = _format(target, format)
+    with Store(db).read() as con:
+        rows = _copy(con, AUDIT_LOG, target, fmt)
+    record_export(db, file=target, table="audit_log", format=fmt, rows=rows, run_id=None, actor=actor)
+    return rows

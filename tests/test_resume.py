@@ -99,7 +99,7 @@ def test_audit_verify_names_an_edited_or_deleted_entry(tmp_path: Path, small: Pa
         con.execute("UPDATE audit_log SET payload = json_object('item_id', 'forged') WHERE seq = 3")
     edited = run_cli("audit", "verify", "--db", db)
     assert edited.code == 1
-    assert edited.stderr.strip().startswith("error: audit log broken at entry 3: entry 3 (")
+    assert edited.stderr.strip().startswith("error: audit log BROKEN at entry 3: entry 3 (")
     assert "was altered" in edited.stderr
 
     db2 = tmp_path / "runs2.duckdb"
@@ -108,7 +108,7 @@ def test_audit_verify_names_an_edited_or_deleted_entry(tmp_path: Path, small: Pa
         con.execute("DELETE FROM audit_log WHERE seq = 2")
     deleted = run_cli("audit", "verify", "--db", db2)
     assert deleted.code == 1
-    assert deleted.stderr.strip() == "error: audit log broken at entry 2: entry 2 is missing (next is 3)"
+    assert deleted.stderr.strip() == "error: audit log BROKEN at entry 2: entry 2 is missing (next is 3)"
     assert count > 3
 
 
