@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from app import cli_query, cli_rulebook, cli_score
+from app import cli_query, cli_review, cli_rulebook, cli_score
 from app.output import err
 from labelgate.errors import LabelgateError, RulebookError
 from labelgate.version import __version__
@@ -44,6 +44,7 @@ def root(
 cli_score.register(app)
 cli_query.register(app)
 cli_rulebook.register(app)
+cli_review.register(app)
 
 
 def report_error(exc: LabelgateError) -> None:
