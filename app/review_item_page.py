@@ -353,6 +353,7 @@ def _decision(detail: ItemDetail, next_key: tuple[str, str] | None) -> None:
         buttons = st.columns(3)
         buttons[0].form_submit_button(
             "✓ Accept",
+            key="d_accept",
             type="primary",
             on_click=_decide,
             args=(detail, "accept", next_key),
@@ -360,10 +361,20 @@ def _decision(detail: ItemDetail, next_key: tuple[str, str] | None) -> None:
             width="stretch",
         )
         buttons[1].form_submit_button(
-            "✗ Reject", on_click=_decide, args=(detail, "reject", next_key), shortcut="X", width="stretch"
+            "✗ Reject",
+            key="d_reject",
+            on_click=_decide,
+            args=(detail, "reject", next_key),
+            shortcut="X",
+            width="stretch",
         )
         buttons[2].form_submit_button(
-            "✎ Fix label", on_click=_decide, args=(detail, "fix_label", next_key), shortcut="F", width="stretch"
+            "✎ Fix label",
+            key="d_fix",
+            on_click=_decide,
+            args=(detail, "fix_label", next_key),
+            shortcut="F",
+            width="stretch",
         )
     st.toggle("Go to the next item after deciding", value=True, key="auto_next")
     st.caption(

@@ -58,8 +58,9 @@ def _normal_payload(payload: Mapping[str, Any]) -> Any:
 
 def record(con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> int:
     """Append events (in order) inside the caller's transaction; returns the last sequence number."""
-    last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+    # fetchall, not fetchone: DuckDB 2 refuses register() while a result is left unfinished.
+    rows = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
+    seq, prev = (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS)
     columns: dict[str, list[Any]] = {
         k: [] for k in ("seq", "ts", "actor", "event", "run_id", "payload", "prev_hash", "hash")
     }

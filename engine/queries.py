@@ -45,12 +45,16 @@ def run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, object]:
 
 
 FINDING_COLUMNS = """f.run_id, f.item_id, f.annotation_id, f.rule_id, f.severity, f.clause,
-    f.message, f.evidence, f.penalty, s.score AS item_score, s.decision AS item_decision"""
+    f.message, f.evidence, f.penalty, s.score AS item_score, s.decision AS item_decision,
+    r.decision AS review_decision, r.reviewer, r.annotation_id AS review_annotation_id,
+    r.corrected_label, r.decided_at AS reviewed_at"""
 
 
 def findings_sql(where: str = "") -> str:
+    """Findings with the model's item decision and the latest human decision on the item."""
     return f"""SELECT {FINDING_COLUMNS}
         FROM findings f LEFT JOIN scores s ON s.run_id = f.run_id AND s.item_id = f.item_id
+        LEFT JOIN current_reviews r ON r.run_id = f.run_id AND r.item_id = f.item_id
         WHERE f.run_id = $run_id {where}
         ORDER BY f.item_id, f.annotation_id NULLS FIRST, f.rule_id"""
 

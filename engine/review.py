@@ -340,13 +340,13 @@ def record_decision(
             )
         original = None
         if annotation is not None:
-            row = con.execute(
+            found = con.execute(
                 "SELECT label FROM annotations WHERE run_id = ? AND item_id = ? AND annotation_id = ?",
                 [run_id, item_id, annotation],
-            ).fetchone()
-            if row is None:
+            ).fetchall()
+            if not found:
                 raise ReviewError(f"item {item_id} has no annotation {annotation!r}")
-            original = str(row[0])
+            original = str(found[0][0])
         if kind == "fix_label":
             taxonomy = _taxonomy(str(facts["rulebook_fingerprint"]), facts["rulebook_yaml"])
             if taxonomy and label not in taxonomy:

@@ -190,7 +190,7 @@ def queue_options(con: duckdb.DuckDBPyConnection, *, built: bool = False) -> Que
         ).fetchall()
     }
     present = set(_list(con, "SELECT DISTINCT unnest(severities) FROM _queue"))
-    total = con.execute("SELECT count(*) FROM _queue").fetchone()
+    total = con.execute("SELECT count(*) FROM _queue").fetchall()[0]
     return QueueOptions(
         runs=runs,
         reasons=reasons,
@@ -219,7 +219,7 @@ def queue_view(
     con.execute(f"CREATE OR REPLACE TEMP TABLE _matching AS SELECT * FROM _queue WHERE {where}", params)
     counts = con.execute(
         "SELECT (SELECT count(*) FROM _queue), count(*), count(*) FILTER (WHERE decision IS NULL) FROM _matching"
-    ).fetchone()
+    ).fetchall()[0]
     total, matching, pending = (int(v) for v in counts) if counts else (0, 0, 0)
     reason_counts = con.execute(
         """SELECT reason AS check_id, count(*) AS items, count(*) FILTER (WHERE decision IS NULL) AS to_review

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine import queries
+from engine import queries, review
 from engine.run import RunSummary, compile_for, score_dataset
 from engine.store import Store
 from reports.export import export as _export
@@ -50,6 +50,12 @@ class Run:
     def quarantine(self) -> pd.DataFrame:
         with Store(self.db).read() as con:
             return queries.quarantine(con, self.id)
+
+    def reviews(self, *, history: bool = False, overrides_only: bool = False) -> pd.DataFrame:
+        """Human decisions next to the model's: the current one per item (every one with
+        ``history``); ``overrides_only`` keeps those that overrule the model or fix a label."""
+        with Store(self.db).read() as con:
+            return review.reviews(con, self.id, history=history, overrides_only=overrides_only)
 
     def export(self, out: str | Path, *, format: str | None = None, table: str = "findings") -> Path:
         return _export(self.db, self.id, out, format=format, table=table)[1]

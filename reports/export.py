@@ -1,7 +1,9 @@
 """Exports of a run's tables to CSV, Parquet or JSONL, written by DuckDB's ``COPY``.
 
 Findings exports carry one row per finding with the dataset's own ``item_id`` and
-``annotation_id`` so users can join results back to their data; ``evidence`` is JSON.
+``annotation_id`` so users can join results back to their data; ``evidence`` is JSON. Next to
+the model's ``item_decision`` they carry the latest human decision on the item (``review_*``).
+The ``reviews`` table has every human decision next to the model's, flagged current or not.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.queries import findings_sql, resolve_run
+from engine.review import REVIEWS_EXPORT_SQL
 from engine.store import Store
 from labelgate.errors import ExportError
 
@@ -24,6 +27,7 @@ TABLES = {
     "attempts": "SELECT * FROM attempts WHERE run_id = $run_id ORDER BY item_id, annotation_id, call_no, attempt_no",
     "judgments": "SELECT * FROM judgments WHERE run_id = $run_id ORDER BY item_id, annotation_id",
     "routes": "SELECT * FROM routes WHERE run_id = $run_id ORDER BY item_id",
+    "reviews": REVIEWS_EXPORT_SQL,
 }
 
 
