@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -120,7 +122,7 @@ def findings(
             err.print(f"... {len(quarantine) - len(shown)} more: labelgate findings {run_id} --quarantined")
 
 
-def _human(row: dict[str, object]) -> str:
+def _human(row: Mapping[Hashable, Any]) -> str:
     """The latest human decision on the finding's item, in a few words: ``fix_label → car (ana)``."""
     decision = row.get("review_decision")
     if not isinstance(decision, str):

@@ -249,12 +249,20 @@ def _media(detail: ItemDetail) -> None:
         )
 
 
+def _noun(detail: ItemDetail) -> str:
+    """What an annotation of this item is called: box, span or label."""
+    if detail.kind == "image":
+        return "box"
+    return "span" if detail.annotations["span_start"].notna().any() else "label"
+
+
 def _why(detail: ItemDetail) -> None:
     reasons = [
         (str(r.check_id), str(r.reason), r.annotation_id if isinstance(r.annotation_id, str) else None)
         for r in detail.escalations.itertuples()
     ]
-    st.markdown(render.reasons_box(reasons), unsafe_allow_html=True)
+    noun = _noun(detail)
+    st.markdown(render.reasons_box(reasons, noun), unsafe_allow_html=True)
     st.markdown(f"##### Rules fired ({len(detail.findings)})")
     if not len(detail.findings):
         st.caption("No rule fired on this item.")
@@ -265,6 +273,7 @@ def _why(detail: ItemDetail) -> None:
             str(f.clause),
             str(f.message),
             f.annotation_id if isinstance(f.annotation_id, str) else None,
+            noun,
         )
         for f in detail.findings.itertuples()
     )
@@ -322,11 +331,7 @@ def _decision(detail: ItemDetail, next_key: tuple[str, str] | None) -> None:
     ids = [str(a) for a in detail.annotations["annotation_id"]]
     ordered = [a for a in detail.flagged if a in ids] + [a for a in ids if a not in detail.flagged]
     with st.form("decision", border=True, clear_on_submit=False):
-        noun = (
-            "span"
-            if detail.kind == "text" and detail.annotations["span_start"].notna().any()
-            else ("label" if detail.kind == "text" else "box")
-        )
+        noun = _noun(detail)
         cols = st.columns(2)
         chosen = cols[0].selectbox(
             f"{noun.capitalize()} to correct (fix label)",

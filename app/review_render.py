@@ -87,9 +87,15 @@ def severity_badge(severity: str) -> str:
     )
 
 
-def rule_card(rule_id: str, severity: str, clause: str, message: str, annotation_id: str | None) -> str:
+def rule_card(
+    rule_id: str, severity: str, clause: str, message: str, annotation_id: str | None, noun: str = "box"
+) -> str:
     """One fired rule: id, severity, the guideline clause it cites, and its message."""
-    target = f' &middot; <span style="color:#555;">box #{html.escape(annotation_id)}</span>' if annotation_id else ""
+    target = (
+        f' &middot; <span style="color:#555;">{html.escape(noun)} #{html.escape(annotation_id)}</span>'
+        if annotation_id
+        else ""
+    )
     return (
         '<div style="border-left:4px solid {c};padding:4px 10px;margin:0 0 8px 0;background:#fafafa;">'
         '<div><code style="font-weight:700;">{rid}</code> {badge}{target}</div>'
@@ -121,11 +127,11 @@ def short_hash(digest: str | None) -> str:
     return (digest or "")[:12]
 
 
-def reasons_box(reasons: Sequence[tuple[str, str, str | None]]) -> str:
+def reasons_box(reasons: Sequence[tuple[str, str, str | None]], noun: str = "box") -> str:
     """Why the item waits for a person: each escalation's check id, reason and annotation."""
     items = "".join(
         f"<li><b>{html.escape(check)}</b>"
-        + (f" (box #{html.escape(ann)})" if ann else "")
+        + (f" ({html.escape(noun)} #{html.escape(ann)})" if ann else "")
         + f": {html.escape(reason)}</li>"
         for check, reason, ann in reasons
     )
