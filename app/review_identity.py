@@ -108,7 +108,11 @@ def _login_panel(box: Any, directory: ReviewerDirectory | None) -> Reviewer | No
 
 def _directory_panel(box: Any, directory: ReviewerDirectory) -> Reviewer | None:
     reviewer = current()
-    if reviewer is not None and reviewer.name in directory.by_name:
+    entry = directory.by_name.get(reviewer.name) if reviewer is not None else None
+    if reviewer is not None and entry is not None:
+        if entry.role != reviewer.role:  # the file changed since sign-in: its role applies now
+            reviewer = Reviewer(reviewer.name, entry.role, reviewer.identity)
+            st.session_state[IDENTITY] = reviewer
         _signed_in(box, reviewer)
         box.button("Sign out", key="id_signout", on_click=_sign_out, width="stretch")
         return reviewer

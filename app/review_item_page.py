@@ -226,7 +226,9 @@ def _media(detail: ItemDetail) -> None:
             )
         else:
             drawn = draw_boxes(loaded.image, _boxes(detail), colors, detail.flagged)
-            st.image(drawn, width="stretch", caption=f"{detail.media} · {detail.width}×{detail.height}")
+            st.image(
+                drawn, width="stretch", caption=f"{detail.media} · {detail.width}×{detail.height}", output_format="JPEG"
+            )
     elif detail.text is not None:
         spans = _spans(detail)
         if spans:

@@ -32,7 +32,8 @@ def _app(db: Path, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
 
 
 def _texts(elements: Any) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """The elements' text, markdown escapes removed (the screen escapes ids and names)."""
+    return "\n".join(str(e.value) for e in elements).replace("\\", "")
 
 
 def _rows(db: Path, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
@@ -90,7 +91,7 @@ def test_navigation_next_previous_and_deep_links(image_run: ReviewSource, monkey
     at.selectbox(key="q_open").set_value(f"{image_run.run_id}\x1f{order[2]}").run()
     assert at.query_params["item"] == order[2]
     linked = _app(image_run.db, monkeypatch, run=image_run.run_id, item=order[-1]).run()
-    assert order[-1].replace(".", "\\.").replace("_", "\\_") in _texts(linked.markdown)
+    assert order[-1] in _texts(linked.markdown)
     assert f"{len(order)} of {len(order)} in the queue" in _texts(linked.markdown)
     assert linked.button(key="i_next").disabled and not linked.exception
 
@@ -277,3 +278,32 @@ def test_text_item_view_highlights_escaped_spans(text_run: ReviewSource, monkeyp
     assert len(html_blocks) == 1
     assert "&lt;script&gt;" in html_blocks[0] and "<script>" not in html_blocks[0]
     assert "<sup" in html_blocks[0]
+
+
+def test_missing_items_and_images_show_a_message_not_a_crash(
+    image_run: ReviewSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = _app(image_run.db, monkeypatch, run=image_run.run_id, item="no-such-item.png").run()
+    assert not missing.exception and "no item 'no-such-item.png'" in _texts(missing.error)
+    missing.button(key="i_back_missing").click().run()
+    assert "item" not in missing.query_params
+    with Store(image_run.db).write() as con:  # the dataset folder is not on this machine
+        con.execute("UPDATE runs SET dataset_path = '/nonexistent/dataset/annotations.json'")
+    item_id = review_items(image_run.db, image_run.run_id)[0]
+    at = _app(image_run.db, monkeypatch, run=image_run.run_id, item=item_id).run()
+    assert not at.exception and not at.image
+    assert "Image not available" in _texts(at.markdown) and "Rules fired" in _texts(at.markdown)
+
+
+def test_a_role_change_in_the_reviewers_file_applies_at_once(
+    image_run: ReviewSource, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = _reviewers_file(tmp_path, monkeypatch)
+    item_id = review_items(image_run.db, image_run.run_id)[0]
+    at = _app(image_run.db, monkeypatch, run=image_run.run_id, item=item_id).run()
+    at.selectbox(key="id_name").set_value("Ana Lima")
+    at.button(key="id_signin").click().run()
+    assert any(b.key == "d_accept" for b in at.button)
+    path.write_text(path.read_text().replace('role = "reviewer"', 'role = "viewer"'))
+    at.run()
+    assert not any(b.key == "d_accept" for b in at.button)
