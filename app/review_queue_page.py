@@ -25,11 +25,13 @@ def _open_selected() -> None:
 
 
 def _on_row_selected() -> None:
+    """A click on a row's checkbox or on any of its cells opens the item."""
     event = st.session_state.get("q_table")
-    rows = event.get("selection", {}).get("rows", []) if isinstance(event, dict) else []
+    selection = event.get("selection", {}) if isinstance(event, dict) else {}
+    rows = list(selection.get("rows", [])) + [cell[0] for cell in selection.get("cells", []) if cell]
     keys = st.session_state.get("q_page_keys") or []
-    if rows and rows[0] < len(keys):
-        nav.open_item(*keys[rows[0]])
+    if rows and 0 <= int(rows[0]) < len(keys):
+        nav.open_item(*keys[int(rows[0])])
 
 
 def render(options: QueueOptions, view: QueueView) -> None:
@@ -134,7 +136,7 @@ def _table(view: QueueView) -> None:
         height=min(38 + 35 * len(shown), 640),
         column_config=config,
         on_select=_on_row_selected,
-        selection_mode="single-row",
+        selection_mode=["single-row", "single-cell"],
         key="q_table",
     )
     if view.pages > 1:
