@@ -89,8 +89,10 @@ def quarantine(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
 def scores(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
     return con.execute(
         """SELECT s.run_id, s.item_id, s.score, s.passed, s.decision, s.findings, s.penalty_total,
-                  s.review_reasons, s.scored_at
+                  s.review_reasons, s.scored_at, r.decision AS review_decision, r.reviewer,
+                  r.annotation_id AS review_annotation_id, r.corrected_label, r.decided_at AS reviewed_at
            FROM scores s JOIN items i ON i.run_id = s.run_id AND i.item_id = s.item_id
+           LEFT JOIN current_reviews r ON r.run_id = s.run_id AND r.item_id = s.item_id
            WHERE s.run_id = ? ORDER BY i.seq""",
         [run_id],
     ).df()

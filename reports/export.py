@@ -19,7 +19,10 @@ FORMATS = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet", "jsonl
 
 TABLES = {
     "findings": findings_sql(),
-    "scores": """SELECT s.* FROM scores s JOIN items i USING (run_id, item_id)
+    "scores": """SELECT s.*, r.decision AS review_decision, r.reviewer, r.annotation_id AS review_annotation_id,
+                        r.corrected_label, r.decided_at AS reviewed_at
+                 FROM scores s JOIN items i USING (run_id, item_id)
+                 LEFT JOIN current_reviews r USING (run_id, item_id)
                  WHERE s.run_id = $run_id ORDER BY i.seq""",
     "quarantine": "SELECT * FROM quarantine WHERE run_id = $run_id ORDER BY source, level, locator",
     "items": "SELECT * EXCLUDE (measurements) FROM items WHERE run_id = $run_id ORDER BY seq",

@@ -298,6 +298,10 @@ def test_overrides_findings_and_exports_carry_the_human_decision(image_run: Revi
     assert all(r["is_current"] for r in exported)
     csv = run.export(tmp_path / "findings.csv").read_text()
     assert "review_decision" in csv.splitlines()[0] and overrule in csv
+    scores = run.scores().set_index("item_id")
+    assert scores.at[items[1], "review_decision"] == overrule and scores.at[items[1], "decision"] == "review"
+    scores_csv = run.export(tmp_path / "scores.csv", table="scores").read_text()
+    assert "review_decision" in scores_csv.splitlines()[0]
 
 
 def test_dashboard_counts_progress_and_cost(image_run: ReviewSource) -> None:
