@@ -7,7 +7,9 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Hashable, Mapping
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -138,22 +140,25 @@ def reviews(
     with Store(db or Path(DB.get())).read() as con:
         run_id = queries.resolve_run(con, run)
         frame = review_rows(con, run_id, history=history, overrides_only=overrides)
+    empty = "no human decisions yet: `labelgate review` opens the review screen"
+    if style.value != "table" or frame.empty:
+        emit(frame, style, empty=empty)
+        return
+    rows = frame.to_dict("records")
+    shown = frame.assign(
+        model=[f"{r['model_decision']} ({r['model_verdict']})" for r in rows],
+        human=[_human(r) for r in rows],
+        decided=[f"{r['decided_at']:%Y-%m-%d %H:%M}" for r in rows],
+    )
     emit(
-        frame,
+        shown,
         style,
         title=f"human decisions of run {run_id}",
-        columns=[
-            "item_id",
-            "annotation_id",
-            "model_decision",
-            "model_verdict",
-            "human_decision",
-            "original_label",
-            "corrected_label",
-            "overrides",
-            "reviewer",
-            "decided_at",
-            "bound",
-        ],
-        empty="no human decisions yet: `labelgate review` opens the review screen",
+        columns=["item_id", "model", "human", "overrides", "reviewer", "decided", "bound", "comment"],
     )
+
+
+def _human(row: Mapping[Hashable, Any]) -> str:
+    if row["human_decision"] != "fix_label":
+        return str(row["human_decision"])
+    return f"fix_label #{row['annotation_id']}: {row['original_label']} → {row['corrected_label']}"
