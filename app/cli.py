@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from app import cli_query, cli_report, cli_rulebook, cli_score, cli_trace
+from app import cli_query, cli_report, cli_review, cli_rulebook, cli_score, cli_trace
 from app.output import err
 from labelgate.errors import LabelgateError, RulebookError
 from labelgate.version import __version__
@@ -46,6 +46,7 @@ cli_query.register(app)
 cli_rulebook.register(app)
 cli_trace.register(app)
 cli_report.register(app)
+cli_review.register(app)
 
 
 def report_error(exc: LabelgateError) -> None:

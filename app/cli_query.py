@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -102,10 +104,10 @@ def findings(
         emit(frame, style, json_columns=["evidence"])
         return
     emit(
-        frame,
+        frame.assign(human=[_human(row) for row in frame.to_dict("records")]),
         style,
         title=f"findings of run {run_id}",
-        columns=["item_id", "annotation_id", "rule_id", "severity", "message", "item_decision"],
+        columns=["item_id", "annotation_id", "rule_id", "severity", "message", "item_decision", "human"],
         empty="no findings",
     )
     if not quarantine.empty:
@@ -118,6 +120,16 @@ def findings(
         )
         if len(quarantine) > len(shown):
             err.print(f"... {len(quarantine) - len(shown)} more: labelgate findings {run_id} --quarantined")
+
+
+def _human(row: Mapping[Hashable, Any]) -> str:
+    """The latest human decision on the finding's item, in a few words: ``fix_label → car (ana)``."""
+    decision = row.get("review_decision")
+    if not isinstance(decision, str):
+        return ""
+    label = row.get("corrected_label")
+    fixed = f" #{row.get('review_annotation_id')} → {label}" if isinstance(label, str) else ""
+    return f"{decision}{fixed} ({row.get('reviewer')})"
 
 
 def labels(

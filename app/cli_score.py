@@ -169,5 +169,6 @@ def demo(
         f"labelgate export {summary.run_id} --db {database} --format parquet --out {out_dir / 'findings.parquet'}",
         f"labelgate report {summary.run_id} --db {database} --out {out_dir / 'report.html'}",
         f"labelgate score {dataset.coco} --rulebook {rulebook} --db {database} --judge sim",
+        f"labelgate review --db {database}",
     ):
         out.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)

@@ -26,6 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from engine.audit import Event, record, record_one
+from engine.review import bound_hashes
 from engine.store import Store, append
 from engine.writer import utcnow
 from labelgate.errors import RunError
@@ -94,36 +95,33 @@ class ReviewDecision:
 
 
 def add_reviews(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewDecision]) -> list[str]:
-    """Insert review rows and one ``review`` audit event each, inside the caller's transaction."""
+    """Insert review rows and one ``review_decision`` audit entry each, inside the caller's transaction.
+
+    The bulk path for imports, tests and benches; the review screen uses
+    :func:`engine.review.record_decision`, which also checks who decides and that the item is
+    unchanged. Rows are shaped the same (audit sequence, the model's decision and score, the
+    original label) and appended in decision-time order, so the latest decision is current.
+    """
     for review in reviews:
         if review.decision not in DECISIONS:
             allowed = ", ".join(DECISIONS)
             raise RunError(f"review decision {review.decision!r} for {review.item_id}: use one of {allowed}")
         if review.decision == "fix_label" and not review.corrected_label:
             raise RunError(f"review of {review.item_id}: fix_label needs the corrected label")
-    hashes = _content_hashes(con, reviews)
+    if not reviews:
+        return []
     now = utcnow()
-    columns: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "review_id",
-            "run_id",
-            "item_id",
-            "annotation_id",
-            "reviewer",
-            "role",
-            "decision",
-            "corrected_label",
-            "comment",
-            "bound_hash",
-            "decided_at",
-        )
-    }
+    ordered = sorted(reviews, key=lambda r: r.decided_at or now)
+    keys = sorted({(r.run_id, r.item_id) for r in ordered})
+    hashes = bound_hashes(con, keys)
+    facts = _model_facts(con, ordered)
+    rows: list[dict[str, Any]] = []
     events: list[Event] = []
-    for review in reviews:
-        bound = review.bound_hash or hashes.get((review.run_id, review.item_id))
-        if bound is None:
+    for review in ordered:
+        key = (review.run_id, review.item_id)
+        if key not in hashes:
             raise RunError(f"run {review.run_id} has no scored item {review.item_id!r} to review")
+        decision, score, label = facts.get((*key, review.annotation_id or ""), (None, None, None))
         row = {
             "review_id": review.review_id or "rv-" + secrets.token_hex(8),
             "run_id": review.run_id,
@@ -134,28 +132,39 @@ def add_reviews(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewDecision
             "decision": review.decision,
             "corrected_label": review.corrected_label,
             "comment": review.comment,
-            "bound_hash": bound,
+            "bound_hash": review.bound_hash or hashes[key],
             "decided_at": review.decided_at or now,
+            "identity": None,
+            "model_decision": decision,
+            "model_score": score,
+            "original_label": label,
         }
-        for key, value in row.items():
-            columns[key].append(value)
-        payload = {k: row[k] for k in ("review_id", "item_id", "annotation_id", "decision", "corrected_label", "role")}
-        events.append(Event("review", review.reviewer, payload, review.run_id))
-    append(con, "reviews", columns)
-    if events:
-        record(con, events)
-    return [str(r) for r in columns["review_id"]]
+        rows.append(row)
+        names = ("review_id", "item_id", "annotation_id", "decision", "corrected_label", "original_label", "role")
+        payload = {k: row[k] for k in names} | {"model_decision": decision}
+        events.append(Event("review_decision", review.reviewer, payload, review.run_id))
+    last = record(con, events)
+    for offset, row in enumerate(rows):
+        row["audit_seq"] = last - len(rows) + 1 + offset
+    append(con, "reviews", {k: [r[k] for r in rows] for k in rows[0]})
+    return [str(r["review_id"]) for r in rows]
 
 
-def _content_hashes(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewDecision]) -> dict[tuple[str, str], str]:
-    wanted = sorted({(r.run_id, r.item_id) for r in reviews if r.bound_hash is None})
-    if not wanted:
-        return {}
-    con.register("_wanted", pa.table({"run_id": [w[0] for w in wanted], "item_id": [w[1] for w in wanted]}))
+def _model_facts(
+    con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewDecision]
+) -> dict[tuple[str, str, str], tuple[str | None, float | None, str | None]]:
+    """Per (run, item, annotation or ""): the model's decision and score, the annotation's label."""
+    wanted = sorted({(r.run_id, r.item_id, r.annotation_id or "") for r in reviews})
+    table = pa.table({name: [w[i] for w in wanted] for i, name in enumerate(("run_id", "item_id", "annotation_id"))})
+    con.register("_wanted", table)
     try:
         rows = con.execute(
-            "SELECT i.run_id, i.item_id, i.content_hash FROM items i JOIN _wanted w USING (run_id, item_id)"
+            """SELECT w.run_id, w.item_id, w.annotation_id, s.decision, s.score, a.label
+               FROM _wanted w
+               LEFT JOIN scores s ON s.run_id = w.run_id AND s.item_id = w.item_id
+               LEFT JOIN annotations a ON a.run_id = w.run_id AND a.item_id = w.item_id
+                    AND a.annotation_id = w.annotation_id"""
         ).fetchall()
     finally:
         con.unregister("_wanted")
-    return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
+    return {(str(r[0]), str(r[1]), str(r[2])): (r[3], r[4], r[5]) for r in rows}

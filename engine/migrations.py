@@ -237,10 +237,54 @@ def _m003_review_audit(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _m004_review_decisions(con: duckdb.DuckDBPyConnection) -> None:
+    """What a review decision overrode, its order, and views for analysing decisions.
+
+    ``audit_seq`` links a review to its audit-log entry and orders decisions (the latest wins;
+    earlier ones stay as history). ``model_decision``/``model_score``/``original_label``
+    snapshot what the person saw when deciding. Views: ``current_reviews`` (the latest
+    decision per item), ``review_log`` (every decision next to the model's) and
+    ``review_overrides`` (current decisions that disagree with the model or fix a label).
+    """
+    con.execute("ALTER TABLE reviews ADD COLUMN audit_seq BIGINT")
+    con.execute("ALTER TABLE reviews ADD COLUMN identity VARCHAR")
+    con.execute("ALTER TABLE reviews ADD COLUMN model_decision VARCHAR")
+    con.execute("ALTER TABLE reviews ADD COLUMN model_score DOUBLE")
+    con.execute("ALTER TABLE reviews ADD COLUMN original_label VARCHAR")
+    con.execute("""
+        CREATE VIEW current_reviews AS
+        SELECT review_id, run_id, item_id, annotation_id, reviewer, role, identity, decision,
+               corrected_label, comment, bound_hash, decided_at, audit_seq
+        FROM reviews
+        QUALIFY row_number() OVER (
+            PARTITION BY run_id, item_id ORDER BY audit_seq DESC NULLS LAST, decided_at DESC, review_id DESC
+        ) = 1
+    """)
+    con.execute("""
+        CREATE VIEW review_log AS
+        SELECT r.review_id, r.run_id, r.item_id, r.annotation_id,
+               coalesce(r.model_decision, s.decision) AS model_decision,
+               coalesce(r.model_score, s.score) AS model_score,
+               CASE WHEN s.passed IS NULL THEN NULL WHEN s.passed THEN 'pass' ELSE 'fail' END AS model_verdict,
+               r.decision AS human_decision,
+               CASE r.decision WHEN 'accept' THEN 'pass' ELSE 'fail' END AS human_verdict,
+               r.original_label, r.corrected_label, r.reviewer, r.role, r.identity, r.comment,
+               r.bound_hash, r.decided_at, r.audit_seq,
+               (c.review_id IS NOT NULL) AS is_current,
+               (r.decision = 'fix_label'
+                OR (r.decision = 'accept') IS DISTINCT FROM s.passed) AS overrides
+        FROM reviews r
+        LEFT JOIN scores s ON s.run_id = r.run_id AND s.item_id = r.item_id
+        LEFT JOIN current_reviews c ON c.review_id = r.review_id
+    """)
+    con.execute("CREATE VIEW review_overrides AS SELECT * FROM review_log WHERE is_current AND overrides")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_core", _m001_core),
     ("002_model_path", _m002_model_path),
     ("003_review_audit", _m003_review_audit),
+    ("004_review_decisions", _m004_review_decisions),
 ]
 
 

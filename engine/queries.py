@@ -46,12 +46,16 @@ def run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, object]:
 
 
 FINDING_COLUMNS = """f.run_id, f.item_id, f.annotation_id, f.rule_id, f.severity, f.clause,
-    f.message, f.evidence, f.penalty, s.score AS item_score, s.decision AS item_decision"""
+    f.message, f.evidence, f.penalty, s.score AS item_score, s.decision AS item_decision,
+    r.decision AS review_decision, r.reviewer, r.annotation_id AS review_annotation_id,
+    r.corrected_label, r.decided_at AS reviewed_at"""
 
 
 def findings_sql(where: str = "") -> str:
+    """Findings with the model's item decision and the latest human decision on the item."""
     return f"""SELECT {FINDING_COLUMNS}
         FROM findings f LEFT JOIN scores s ON s.run_id = f.run_id AND s.item_id = f.item_id
+        LEFT JOIN current_reviews r ON r.run_id = f.run_id AND r.item_id = f.item_id
         WHERE f.run_id = $run_id {where}
         ORDER BY f.item_id, f.annotation_id NULLS FIRST, f.rule_id"""
 
@@ -86,8 +90,10 @@ def quarantine(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
 def scores(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
     return con.execute(
         """SELECT s.run_id, s.item_id, s.score, s.passed, s.decision, s.findings, s.penalty_total,
-                  s.review_reasons, s.scored_at
+                  s.review_reasons, s.scored_at, r.decision AS review_decision, r.reviewer,
+                  r.annotation_id AS review_annotation_id, r.corrected_label, r.decided_at AS reviewed_at
            FROM scores s JOIN items i ON i.run_id = s.run_id AND i.item_id = s.item_id
+           LEFT JOIN current_reviews r ON r.run_id = s.run_id AND r.item_id = s.item_id
            WHERE s.run_id = ? ORDER BY i.seq""",
         [run_id],
     ).df()

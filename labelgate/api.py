@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from engine import queries
+from engine import queries, review
 from engine.run import RunSummary, compile_for, score_dataset
 from engine.store import Store
-from reports import data as _data
 from reports.export import export as _export
 from rulebook.compiler import Backend, CompiledRulebook
 
@@ -57,11 +56,11 @@ class Run:
         with Store(self.db).read() as con:
             return queries.quarantine(con, self.id)
 
-    def reviews(self, *, latest: bool = True) -> pd.DataFrame:
-        """Human review decisions: the latest per item (default; the latest one wins), or
-        ``latest=False`` for the whole history in decision order."""
+    def reviews(self, *, history: bool = False, overrides_only: bool = False) -> pd.DataFrame:
+        """Human decisions next to the model's: the current one per item (every one with
+        ``history``); ``overrides_only`` keeps those that overrule the model or fix a label."""
         with Store(self.db).read() as con:
-            return _data.reviews(con, self.id, latest=latest)
+            return review.reviews(con, self.id, history=history, overrides_only=overrides_only)
 
     def export(self, out: str | Path, *, format: str | None = None, table: str = "findings") -> Path:
         return _export(self.db, self.id, out, format=format, table=table)[1]

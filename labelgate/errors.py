@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     MODEL = "model"
     CONFIG = "config"
     EXPORT = "export"
+    REVIEW = "review"
 
 
 class LabelgateError(Exception):
@@ -112,3 +113,17 @@ class ExportError(LabelgateError):
     """An export or report cannot be written."""
 
     code = ErrorCode.EXPORT
+
+
+class ReviewError(LabelgateError):
+    """A review decision cannot be recorded as asked (unknown item, bad label, ...)."""
+
+    code = ErrorCode.REVIEW
+
+
+class ReviewerError(ReviewError):
+    """A decision without a reviewer identity, or by someone whose role cannot decide."""
+
+
+class StaleReviewError(ReviewError):
+    """The item, its judgments or the rulebook changed since the reviewer saw it."""

@@ -65,6 +65,12 @@ HOLD_S = Setting(
     "Longest a run keeps the DuckDB file locked between commits before letting others in.",
 )
 
+REVIEWERS = Setting(
+    "reviewers",
+    "",
+    "Reviewers file for the review screen (names, roles, shared-token hash); default <home>/reviewers.toml.",
+)
+
 SETTINGS: tuple[Setting[int] | Setting[float] | Setting[str], ...] = (
     HOME,
     DB,
@@ -72,6 +78,7 @@ SETTINGS: tuple[Setting[int] | Setting[float] | Setting[str], ...] = (
     MAX_IMAGE_PIXELS,
     LOCK_TIMEOUT_S,
     HOLD_S,
+    REVIEWERS,
 )
 
 

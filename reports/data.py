@@ -17,10 +17,8 @@ import duckdb
 import orjson
 import pandas as pd
 
-LATEST_REVIEWS_SQL = """
-    SELECT * FROM reviews WHERE run_id = $run_id
-    QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY decided_at DESC, review_id DESC) = 1
-"""
+# the current decision per item (the latest in the audit log), as the review screen shows it
+LATEST_REVIEWS_SQL = "SELECT * FROM current_reviews WHERE run_id = $run_id"
 
 
 def run_row(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:

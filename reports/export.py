@@ -1,7 +1,9 @@
 """Exports of a run's tables to CSV, Parquet or JSONL, written by DuckDB's ``COPY``.
 
 Findings exports carry one row per finding with the dataset's own ``item_id`` and
-``annotation_id`` so users can join results back to their data; ``evidence`` is JSON.
+``annotation_id`` so users can join results back to their data; ``evidence`` is JSON. Next to
+the model's ``item_decision`` they carry the latest human decision on the item (``review_*``).
+The ``reviews`` table has every human decision next to the model's, flagged current or not.
 Every table's columns and types are documented in ``docs/exports.md`` (a test keeps the two
 in step). The audit log is global: :func:`export_audit` writes all of it; the ``audit`` table
 of a run export holds only that run's entries. Each export is recorded as an ``export`` event
@@ -16,6 +18,7 @@ import duckdb
 
 from engine.events import record_export
 from engine.queries import findings_sql, resolve_run
+from engine.review import REVIEWS_EXPORT_SQL
 from engine.store import Store, first_row
 from labelgate.errors import ExportError
 
@@ -23,7 +26,10 @@ FORMATS = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet", "jsonl
 
 TABLES = {
     "findings": findings_sql(),
-    "scores": """SELECT s.* FROM scores s JOIN items i USING (run_id, item_id)
+    "scores": """SELECT s.*, r.decision AS review_decision, r.reviewer, r.annotation_id AS review_annotation_id,
+                        r.corrected_label, r.decided_at AS reviewed_at
+                 FROM scores s JOIN items i USING (run_id, item_id)
+                 LEFT JOIN current_reviews r USING (run_id, item_id)
                  WHERE s.run_id = $run_id ORDER BY i.seq""",
     "quarantine": "SELECT * FROM quarantine WHERE run_id = $run_id ORDER BY source, level, locator",
     "items": "SELECT * EXCLUDE (measurements) FROM items WHERE run_id = $run_id ORDER BY seq",
@@ -31,8 +37,7 @@ TABLES = {
     "attempts": "SELECT * FROM attempts WHERE run_id = $run_id ORDER BY item_id, annotation_id, call_no, attempt_no",
     "judgments": "SELECT * FROM judgments WHERE run_id = $run_id ORDER BY item_id, annotation_id",
     "routes": "SELECT * FROM routes WHERE run_id = $run_id ORDER BY item_id",
-    # -- issue 9: reviews, annotations and the run's audit entries --
-    "reviews": "SELECT * FROM reviews WHERE run_id = $run_id ORDER BY decided_at, review_id",
+    "reviews": REVIEWS_EXPORT_SQL,
     "annotations": "SELECT * FROM annotations WHERE run_id = $run_id ORDER BY item_id, seq",
     "audit": "SELECT * FROM audit_log WHERE run_id = $run_id ORDER BY seq",
 }

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from bench.durability import facts, run_with_kills
+from engine.store import Store
 from ingest.synthetic import SyntheticSpec, generate
 from tests.helpers import REPO, run_cli
 
@@ -113,15 +114,13 @@ def test_audit_verify_names_an_edited_or_deleted_entry(tmp_path: Path, small: Pa
 
 
 REVIEW_WRITER = """
-import sys, time, uuid
-from engine.store import Store
-from engine import audit
+import sys, time
+from engine.review import load_item, record_decision
+from engine.reviewers import Reviewer
 db, run_id, item_id = sys.argv[1:4]
 started = time.perf_counter()
-with Store(db).write() as con:
-    con.execute("INSERT INTO reviews VALUES (?, ?, ?, NULL, 'alice', 'reviewer', 'accept', NULL, 'looks fine', "
-                "'bound', now()::TIMESTAMP)", [str(uuid.uuid4()), run_id, item_id])
-    audit.record_one(con, "review_decision", "alice", {"item_id": item_id, "decision": "accept"}, run_id)
+seen = load_item(db, run_id, item_id).bound_hash
+record_decision(db, run_id, item_id, reviewer=Reviewer("alice"), decision="accept", expected_hash=seen)
 print(f"{time.perf_counter() - started:.3f}")
 """
 
@@ -142,12 +141,11 @@ def test_a_review_written_during_a_run_is_kept_and_does_not_block_it(tmp_path: P
     deadline = time.monotonic() + 60
     while item is None and time.monotonic() < deadline:  # wait for the first committed item
         time.sleep(0.3)
-        try:
-            with duckdb.connect(str(db), read_only=True) as con:
-                rows = con.execute("SELECT run_id, item_id FROM items LIMIT 1").fetchall()
-                item = rows[0] if rows else None
-        except duckdb.Error:
-            continue  # the run holds the lock right now
+        if not db.exists():
+            continue
+        with Store(db).read() as con:  # waits for the run's lease like the review screen does
+            rows = con.execute("SELECT run_id, item_id FROM items LIMIT 1").fetchall()
+            item = rows[0] if rows else None
     assert item is not None, "the run committed nothing"
     assert run.poll() is None, "the run finished before the review could be written"
     writer = subprocess.run(

@@ -18,14 +18,15 @@ def test_dataframes_for_runs_findings_scores_reviews(demo: DemoRun) -> None:
     assert isinstance(findings, pd.DataFrame) and len(findings) == int(runs.loc[0, "findings"])
     assert isinstance(scores, pd.DataFrame) and len(scores) == int(runs.loc[0, "items_scored"])
 
-    history = run.reviews(latest=False)
+    history = run.reviews(history=True)
     latest = run.reviews()
     assert isinstance(history, pd.DataFrame) and len(history) == len(demo.reviews) == 13
     assert len(latest) == 12 and latest["item_id"].is_unique
     first = demo.reviews[0].item_id  # reviewed twice: "reject" a day earlier, then "accept"
-    assert list(history.loc[history["item_id"] == first, "decision"]) == ["reject", "accept"]
-    assert list(latest.loc[latest["item_id"] == first, "decision"]) == ["accept"]
-    assert set(latest.columns) >= {"reviewer", "role", "decision", "corrected_label", "bound_hash", "decided_at"}
+    assert list(history.loc[history["item_id"] == first, "human_decision"]) == ["reject", "accept"]
+    assert list(latest.loc[latest["item_id"] == first, "human_decision"]) == ["accept"]
+    columns = {"reviewer", "role", "human_decision", "model_decision", "corrected_label", "bound_hash", "decided_at"}
+    assert set(latest.columns) >= columns
 
 
 def test_report_compare_and_audit_log(demo: DemoRun, tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ def test_whole_audit_log_and_every_table_at_once(demo: DemoRun, tmp_path: Path) 
     expected = _rows(demo.db, AUDIT_LOG)
     rows = export_audit(demo.db, tmp_path / "audit.parquet")
     assert rows == len(expected) and pq.read_table(tmp_path / "audit.parquet").to_pylist() == expected
-    assert {"run_started", "run_finished", "review", "export"} <= {r["event"] for r in expected}
+    assert {"run_started", "run_finished", "review_decision", "export"} <= {r["event"] for r in expected}
 
 
 def _documented() -> dict[str, list[tuple[str, str]]]:
