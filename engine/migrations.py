@@ -280,11 +280,38 @@ def _m004_review_decisions(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE VIEW review_overrides AS SELECT * FROM review_log WHERE is_current AND overrides")
 
 
+def _m005_item_states(con: duckdb.DuckDBPyConnection) -> None:
+    """Every item's state, derived from the durable facts rather than stored a second time.
+
+    pending and measured are not persisted: measuring is deterministic and cheap, and a resume
+    redoes it. Paid work is: ``judging`` (model attempts recorded, item not committed yet),
+    ``scored`` or ``needs_review`` (the item's row), ``reviewed`` (a human decision is current)
+    and ``quarantined`` (an item-level quarantine record; a record without a usable id is named
+    by its file and place in it, e.g. ``annotations.json images[20]``).
+    """
+    con.execute("""
+        CREATE VIEW item_states AS
+        SELECT i.run_id, i.item_id,
+               CASE WHEN c.review_id IS NOT NULL THEN 'reviewed' ELSE i.state END AS state,
+               coalesce(c.decided_at, i.updated_at) AS since
+        FROM items i LEFT JOIN current_reviews c USING (run_id, item_id)
+        UNION ALL
+        SELECT a.run_id, a.item_id, 'judging' AS state, max(a.started_at) AS since
+        FROM attempts a ANTI JOIN items i ON i.run_id = a.run_id AND i.item_id = a.item_id
+        GROUP BY a.run_id, a.item_id
+        UNION ALL
+        SELECT q.run_id, coalesce(q.item_id, q.source || ' ' || q.locator) AS item_id, 'quarantined' AS state,
+               NULL::TIMESTAMP AS since
+        FROM quarantine q WHERE q.level = 'item'
+    """)
+
+
 MIGRATIONS: list[Migration] = [
     ("001_core", _m001_core),
     ("002_model_path", _m002_model_path),
     ("003_review_audit", _m003_review_audit),
     ("004_review_decisions", _m004_review_decisions),
+    ("005_item_states", _m005_item_states),
 ]
 
 

@@ -62,6 +62,8 @@ def item_trace(con: duckdb.DuckDBPyConnection, run_id: str, item_id: str) -> dic
         )
     item = items[0]
     item["measurements"] = _json(item["measurements"])
+    state = first_row(con.execute("SELECT state FROM item_states WHERE run_id = ? AND item_id = ?", [run_id, item_id]))
+    item["state"] = state[0] if state else item["state"]
     annotations = _rows(
         con,
         """SELECT annotation_id, label, x, y, w, h, span_start, span_end, span_text,
@@ -115,7 +117,7 @@ def item_trace(con: duckdb.DuckDBPyConnection, run_id: str, item_id: str) -> dic
         con,
         """SELECT review_id, annotation_id, reviewer, role, decision, corrected_label, comment,
                                    bound_hash, decided_at FROM reviews WHERE run_id = ? AND item_id = ?
-                            ORDER BY decided_at""",
+                            ORDER BY audit_seq NULLS FIRST, decided_at""",
         [run_id, item_id],
     )
     events = _rows(
