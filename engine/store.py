@@ -93,12 +93,8 @@ class Store:
         """A short-lived connection for queries; the file must exist."""
         if not self.path.exists():
             raise StoreError(f"{self.path}: no such database: run `labelgate score ... --db {self.path}` first")
-        con = self._connect(read_only=False)
+        con = self.open_migrated()
         try:
-            key = str(self.path.resolve())
-            if key not in _MIGRATED:
-                migrate(con)
-                _MIGRATED.add(key)
             yield con
         finally:
             con.close()
