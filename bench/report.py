@@ -66,7 +66,13 @@ def add_model_and_review_rows(db: Path, run_id: str) -> None:
     rng = random.Random(5)
     with Store(db).read() as con:
         rows = con.execute("SELECT item_id FROM items WHERE run_id = ? ORDER BY seq", [run_id]).fetchall()
+        first = con.execute(
+            """SELECT item_id, min(annotation_id), arg_min(label, annotation_id) FROM annotations
+               WHERE run_id = ? GROUP BY item_id""",
+            [run_id],
+        ).fetchall()
     item_ids = [str(r[0]) for r in rows]
+    first_annotation = {str(r[0]): (str(r[1]), str(r[2])) for r in first}
     now = datetime(2026, 1, 5, 9, 0, 0)
     routes: dict[str, list[object]] = {
         k: [] for k in ("run_id", "item_id", "tier", "reasons", "judged_annotations", "cost_usd")
@@ -109,13 +115,18 @@ def add_model_and_review_rows(db: Path, run_id: str) -> None:
     reviews = []
     for k, item_id in enumerate(reviewed):
         decision = rng.choice(["accept", "accept", "reject", "fix_label"])
+        annotation, label = first_annotation.get(item_id, (None, None))
+        if annotation is None:
+            decision = "reject" if decision == "fix_label" else decision
+        fix = decision == "fix_label"
         reviews.append(
             ReviewDecision(
                 run_id,
                 item_id,
                 decision,
                 reviewer=f"reviewer{k % 7}",
-                corrected_label="car" if decision == "fix_label" else None,
+                annotation_id=annotation if fix else None,
+                corrected_label=("truck" if label == "car" else "car") if fix else None,
                 decided_at=now + timedelta(seconds=k),
             )
         )

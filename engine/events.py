@@ -106,8 +106,8 @@ def add_reviews(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewDecision
         if review.decision not in DECISIONS:
             allowed = ", ".join(DECISIONS)
             raise RunError(f"review decision {review.decision!r} for {review.item_id}: use one of {allowed}")
-        if review.decision == "fix_label" and not review.corrected_label:
-            raise RunError(f"review of {review.item_id}: fix_label needs the corrected label")
+        if review.decision == "fix_label" and not (review.corrected_label and review.annotation_id):
+            raise RunError(f"review of {review.item_id}: fix_label needs the annotation and its corrected label")
     if not reviews:
         return []
     now = utcnow()
@@ -122,6 +122,8 @@ def add_reviews(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewDecision
         if key not in hashes:
             raise RunError(f"run {review.run_id} has no scored item {review.item_id!r} to review")
         decision, score, label = facts.get((*key, review.annotation_id or ""), (None, None, None))
+        if review.decision == "fix_label" and label == review.corrected_label:
+            raise RunError(f"review of {review.item_id}: annotation {review.annotation_id} is already {label!r}")
         row = {
             "review_id": review.review_id or "rv-" + secrets.token_hex(8),
             "run_id": review.run_id,

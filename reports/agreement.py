@@ -5,7 +5,7 @@ Both raters' decisions are mapped to one binary outcome per item, ``pass`` or ``
 - the machine's decision is ``scores.passed`` (the rulebook's verdict on the item's score,
   including judgment-based rules). Items sent to review keep this verdict: it is what the
   rules concluded before a person looked.
-- the human decision is the item's latest review (``decided_at``, then ``review_id``):
+- the human decision is the item's current review (the latest in the audit log):
   ``accept`` → ``pass`` (the annotation is acceptable as submitted); ``reject`` → ``fail``;
   ``fix_label`` → ``fail`` (the annotation as submitted was wrong; a person corrected it).
 

@@ -5,8 +5,8 @@ reads. Aggregation happens in DuckDB, so a report of a 100,000-item run moves a 
 rows into Python, not the run.
 
 Reviews: a run's *review history* is every row of ``reviews``; the *latest review* of an item
-is its row with the greatest ``decided_at`` (ties broken by ``review_id``): the latest review
-per item wins, whichever annotation it names.
+is its current decision (the ``current_reviews`` view: the latest in the audit log, as the
+review screen shows it), whichever annotation it names.
 """
 
 from __future__ import annotations

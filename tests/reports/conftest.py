@@ -41,7 +41,8 @@ def review_mix(db: Path, run_id: str) -> tuple[ReviewDecision, ...]:
     and an earlier, superseded review of the first item (the latest review wins)."""
     with Store(db).read() as con:
         rows = con.execute(
-            """SELECT s.item_id, min(a.annotation_id) FROM scores s JOIN items i USING (run_id, item_id)
+            """SELECT s.item_id, min(a.annotation_id), arg_min(a.label, a.annotation_id)
+               FROM scores s JOIN items i USING (run_id, item_id)
                LEFT JOIN annotations a USING (run_id, item_id)
                WHERE s.run_id = ? GROUP BY s.item_id, i.seq ORDER BY i.seq LIMIT 12""",
             [run_id],
@@ -50,7 +51,7 @@ def review_mix(db: Path, run_id: str) -> tuple[ReviewDecision, ...]:
     reviews = [
         ReviewDecision(run_id, str(rows[0][0]), "reject", "early", decided_at=T0 - timedelta(days=1), review_id="rv-0")
     ]
-    for k, (item_id, annotation_id) in enumerate(rows):
+    for k, (item_id, annotation_id, label) in enumerate(rows):
         decision = decisions[k % 4]
         reviews.append(
             ReviewDecision(
@@ -60,7 +61,7 @@ def review_mix(db: Path, run_id: str) -> tuple[ReviewDecision, ...]:
                 reviewer=f"rev{k % 3}",
                 role="lead" if k % 5 == 0 else "reviewer",
                 annotation_id=annotation_id,
-                corrected_label="car" if decision == "fix_label" else None,
+                corrected_label=("truck" if label == "car" else "car") if decision == "fix_label" else None,
                 decided_at=T0 + timedelta(minutes=k),
                 review_id=f"rv-{k + 1:02d}",
             )
