@@ -16,7 +16,7 @@ from PIL import Image
 
 from reports.compare import compare_report
 from reports.html import SECTIONS, report
-from tests.browser import Chromium, find_chromium
+from tests.browser import find_chromium, open_offline
 from tests.reports.conftest import DemoRun
 
 CHROMIUM = find_chromium()
@@ -36,16 +36,17 @@ def _keep(path: Path) -> None:
 def test_report_renders_offline_in_chromium(demo: DemoRun, tmp_path: Path) -> None:
     assert CHROMIUM is not None
     html = report(demo.db, demo.run_id, tmp_path / "report.html").path
-    with Chromium(CHROMIUM) as browser:
-        page = browser.load(html)
-        headings = browser.evaluate("[...document.querySelectorAll('h2')].map(h => h.textContent)")
-        status = browser.evaluate("document.getElementById('audit-status').textContent")
-        images = browser.evaluate("[...document.images].map(i => [i.complete, i.naturalWidth])")
-        charts = browser.evaluate("document.querySelectorAll('.chart svg').length")
-        shot = browser.screenshot(tmp_path / "report.png")
+    shot = tmp_path / "report.png"
+    with open_offline(CHROMIUM, html) as loaded:
+        page = loaded.page
+        headings = page.evaluate("[...document.querySelectorAll('h2')].map(h => h.textContent)")
+        status = page.evaluate("document.getElementById('audit-status').textContent")
+        images = page.evaluate("[...document.images].map(i => [i.complete, i.naturalWidth])")
+        charts = page.evaluate("document.querySelectorAll('.chart svg').length")
+        page.screenshot(path=str(shot), full_page=True)
     _keep(shot)
-    assert [u for u in page.requests if not u.startswith("data:")] == [html.resolve().as_uri()]
-    assert page.failed == []
+    assert [u for u in loaded.requests if not u.startswith("data:")] == [html.resolve().as_uri()]
+    assert loaded.failed == []
     assert headings == [title for _, title in SECTIONS]
     assert "Audit chain verified" in status
     assert images and all(done and width > 0 for done, width in images)  # thumbnails decoded
@@ -59,10 +60,10 @@ def test_report_renders_offline_in_chromium(demo: DemoRun, tmp_path: Path) -> No
 def test_compare_page_renders_offline_in_chromium(demo: DemoRun, tmp_path: Path) -> None:
     assert CHROMIUM is not None
     compare_report(demo.db, demo.run_id, demo.run_id, tmp_path / "compare.html")
-    with Chromium(CHROMIUM) as browser:
-        page = browser.load(tmp_path / "compare.html")
-        headings = browser.evaluate("[...document.querySelectorAll('h2')].map(h => h.textContent)")
-        shot = browser.screenshot(tmp_path / "compare.png")
+    shot = tmp_path / "compare.png"
+    with open_offline(CHROMIUM, tmp_path / "compare.html") as loaded:
+        headings = loaded.page.evaluate("[...document.querySelectorAll('h2')].map(h => h.textContent)")
+        loaded.page.screenshot(path=str(shot), full_page=True)
     _keep(shot)
-    assert [u for u in page.requests if not u.startswith("data:")] == [(tmp_path / "compare.html").as_uri()]
+    assert [u for u in loaded.requests if not u.startswith("data:")] == [(tmp_path / "compare.html").as_uri()]
     assert headings == ["Runs", "Rulebook diff", "Findings per rule", "Flipped decisions"]

@@ -21,15 +21,12 @@ from PIL import Image
 
 from engine.review import load_item
 from engine.review_media import HIGHLIGHT
-from tests.browser import FLAGS as BROWSER_FLAGS
-from tests.browser import find_chromium
+from tests.browser import FLAGS, find_chromium
 from tests.helpers import REPO
 from tests.review.conftest import ReviewSource, review_items
 
 CHROMIUM = find_chromium()
-# the report test's flags, less the driver's own and those cutting the network (the app is a local server)
-DRIVER_OWN = ("--headless", "--remote-debugging-pipe", "--proxy-server", "--host-resolver")
-FLAGS = [f for f in BROWSER_FLAGS if not f.startswith(DRIVER_OWN)]
+
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no Chromium binary (apt-get install -y chromium; .ci/run does it)"
