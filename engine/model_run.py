@@ -305,14 +305,14 @@ async def run_model_path(
             stages["ingest"] = stages.get("ingest", 0.0) + time.perf_counter() - clock
             quarantine.extend(chunk.quarantined)
             measured = scorer.measure(chunk.items)
-            severities = _deterministic_severities(compiled, measured)
+            found = _deterministic_findings(compiled, measured)
             for entry in chunk.order:
                 if not isinstance(entry, int):  # committed before a resume: only its labels count
                     router.observe([a.label for a in entry.annotations])
                     continue
                 item = chunk.items[entry]
                 item_row, rows = measured[entry]
-                route = router.route(item.kind, item_row, rows, severities[entry])
+                route = router.route(item.kind, item_row, rows, found[entry])
                 pending = _Pending(chunk.seqs[entry], item, item_row, rows, route, None)
                 if route.tier != "none" and route.targets:
                     await slots.acquire()
@@ -344,14 +344,16 @@ async def run_model_path(
     return model_store
 
 
-def _deterministic_severities(compiled: CompiledRulebook, measured: Sequence[tuple[Row, list[Row]]]) -> list[list[str]]:
-    """Severities of the findings each item has before any judgment (for the router)."""
+def _deterministic_findings(
+    compiled: CompiledRulebook, measured: Sequence[tuple[Row, list[Row]]]
+) -> list[list[tuple[str, float]]]:
+    """(severity, penalty) of the findings each item has before any judgment (for the router)."""
     facts = [Facts(item_row, rows) for item_row, rows in measured]
-    out: list[list[str]] = [[] for _ in measured]
+    out: list[list[tuple[str, float]]] = [[] for _ in measured]
     for match in compiled.rule_set.evaluator.evaluate(facts):
         rule = compiled.rules[match.condition]
         if not rule.needs_judgment:
-            out[match.item].append(rule.rule.severity)
+            out[match.item].append((rule.rule.severity, rule.penalty))
     return out
 
 

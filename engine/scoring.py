@@ -173,7 +173,9 @@ class ChunkScorer:
         for index, item in enumerate(items):
             item_findings = findings[index]
             score, passed = score_of(item_findings, self.compiled.rulebook.scoring)
-            reasons = self._judgment_reasons(item, (judgments or {}).get(index), judged)
+            # A failing item fails whatever a missing judgment would add (penalties only lower a
+            # score), so it needs no review for it; only an item that could pass does.
+            reasons = self._judgment_reasons(item, (judgments or {}).get(index), judged) if passed else []
             results.append(
                 ScoredItem(
                     item,

@@ -143,7 +143,7 @@ class Rule(Strict):
     message: str | None = None
     status: Literal["active", "draft", "disabled"] = "active"
     source: str | None = None
-    penalty: float | None = None
+    penalty: float | None = Field(default=None, ge=0)
     description: str | None = None
 
     @field_validator("id")
@@ -165,6 +165,9 @@ class Scoring(Strict):
 
     @model_validator(mode="after")
     def _severities(self) -> Scoring:
+        negative = [s for s, p in self.penalty.items() if p < 0]
+        if negative:
+            raise ValueError(f"penalties must not be negative (a score only goes down): {', '.join(negative)}")
         unknown = [s for s in self.fail_on if s not in self.penalty]
         if unknown:
             raise ValueError(f"fail_on names severities without a penalty: {', '.join(unknown)}")

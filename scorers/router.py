@@ -81,6 +81,7 @@ class Router:
             (r.rule.id, r.condition.scope, partial.maybe(r.condition.nnf)) for r in compiled.rules if r.needs_judgment
         ]
         self.failing = set(failing_severities if failing_severities is not None else compiled.rulebook.scoring.fail_on)
+        self.scoring = compiled.rulebook.scoring
         self.labels: Counter[str] = Counter()
         self.seen = 0
 
@@ -93,6 +94,17 @@ class Router:
         self.labels.update(labels)
         self.seen += len(labels)
 
+    def _settled_fail(self, findings: Sequence[tuple[str, float]]) -> str | None:
+        """Why the item fails whatever a judgment says, or None (penalties only ever lower a score)."""
+        blocking = sorted({severity for severity, _ in findings} & self.failing)
+        if blocking:
+            return f"already fails on a {', '.join(blocking)} finding"
+        scoring = self.scoring
+        score = max(scoring.floor, scoring.start - sum(penalty for _, penalty in findings))
+        if score < scoring.pass_at:
+            return f"already fails: score {score:g} is below the pass mark {scoring.pass_at:g}"
+        return None
+
     def _could_fire(
         self, item_row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], index: int | None
     ) -> list[str]:
@@ -104,9 +116,13 @@ class Router:
         ]
 
     def route(
-        self, item_kind: str, item_row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], severities: Sequence[str]
+        self,
+        item_kind: str,
+        item_row: Mapping[str, Any],
+        rows: Sequence[Mapping[str, Any]],
+        findings: Sequence[tuple[str, float]],
     ) -> RouteDecision:
-        """Decide for one item; ``severities`` are those of its deterministic findings."""
+        """Decide for one item; ``findings`` are the (severity, penalty) of its deterministic findings."""
         config = self.config
         labels = [str(r.get("annotation.label")) for r in rows]
         rare = [
@@ -117,11 +133,8 @@ class Router:
         self.observe(labels)
         if not self.judged_rules or not self.tiers:
             return RouteDecision("none", reasons=["no rule needs a judgment"])
-        blocking = sorted(set(severities) & self.failing)
-        if blocking and config.skip_failed_items:
-            return RouteDecision(
-                "none", reasons=[f"already fails on a {', '.join(blocking)} finding: no judgment can change that"]
-            )
+        if config.skip_failed_items and (settled := self._settled_fail(findings)):
+            return RouteDecision("none", reasons=[f"{settled}: no judgment can change that"])
         targets: list[int | None] = []
         if self.per_annotation:
             targets = [i for i in range(len(rows)) if self._could_fire(item_row, rows, i)]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 import labelgate
@@ -111,7 +112,7 @@ scoring:"""
     assert json.loads(row.evidence) == {"count(annotation.label == 'car')": 3}
 
 
-def test_rules_needing_a_missing_judgment_send_the_item_to_review(tmp_path: Path, db: Path) -> None:
+def test_rules_needing_a_missing_judgment_send_an_item_that_could_pass_to_review(tmp_path: Path, db: Path) -> None:
     head, scoring = MINIMAL_RULEBOOK.split("rules:\n")
     judged = (
         head
@@ -131,7 +132,9 @@ rules:
     data = coco([image(1, "ok.jpg"), image(2, "bad.jpg")], [box(1, 1, [0, 0, 10, 10]), box(2, 2, [0, 0, 0, 10])])
     run = labelgate.score(write_coco(tmp_path / "d", data), rulebook=rules, db=db)
     scores = run.scores().set_index("item_id")
-    assert list(scores.decision) == ["review", "review"]
+    # ok.jpg could pass: review; bad.jpg already fails (score 0): no judgment could change that
+    assert list(scores.decision) == ["review", "fail"]
+    assert pd.isna(scores.loc["bad.jpg", "review_reasons"])
     reasons = json.loads(scores.loc["ok.jpg", "review_reasons"])
     assert reasons == [
         {
@@ -143,8 +146,5 @@ rules:
     assert scores.loc["bad.jpg", "score"] == 0  # the deterministic finding still counts
     with duckdb.connect(str(db)) as con:
         escalations = con.execute("SELECT item_id, check_id, escalated_at FROM escalations ORDER BY item_id").fetchall()
-    assert [(e[0], e[1]) for e in escalations] == [
-        ("bad.jpg", "judgment-unavailable"),
-        ("ok.jpg", "judgment-unavailable"),
-    ]
+    assert [(e[0], e[1]) for e in escalations] == [("ok.jpg", "judgment-unavailable")]
     assert all(e[2] is not None for e in escalations)
