@@ -9,6 +9,7 @@ its own transaction; the queue is bounded so memory stays small; the first error
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -19,10 +20,12 @@ from typing import Any, TypeVar
 import duckdb
 
 from engine import audit
+from engine.ownership import check_owner
 from engine.scoring import ScoredItem
 from engine.store import Store
 from engine.writer import ChunkCounts, write_chunk
 from ingest.model import Quarantined
+from labelgate.errors import LabelgateError, StoreError
 
 T = TypeVar("T")
 Work = Callable[[duckdb.DuckDBPyConnection], Any]
@@ -41,37 +44,58 @@ class DatabaseThread:
         self._thread.start()
 
     def _work(self) -> None:
+        """Run work in order; after the first error, fail every later piece instead of running it.
+
+        Every future is resolved one way or the other, so nothing waiting on the database (a
+        cache lookup, a chunk commit) can hang when a write fails; cancelled work is skipped.
+        """
         try:
             while True:
                 try:
                     entry = self._queue.get(timeout=0.05)
                 except queue.Empty:
-                    self._session.release_if_expired()  # idle: don't keep others out past the lease
+                    if self._error is None:
+                        self._session.release_if_expired()  # idle: don't keep others out past the lease
                     continue
                 if entry is _STOP:
                     break
                 assert isinstance(entry, tuple)
                 work: Work = entry[0]
                 future: Future[Any] = entry[1]
+                if not future.set_running_or_notify_cancel():
+                    continue
+                if self._error is not None:
+                    future.set_exception(self._failure())
+                    continue
                 started = time.perf_counter()
                 try:
                     with self._session.transaction() as con:
                         result = work(con)
                 except BaseException as exc:
+                    self._error = exc
                     future.set_exception(exc)
-                    raise
+                    self._session.release()
+                    continue
                 self.seconds += time.perf_counter() - started
                 future.set_result(result)
-        except BaseException as exc:  # handed to the submitting thread
-            self._error = exc
         finally:
             started = time.perf_counter()
             self._session.release()
             self.seconds += time.perf_counter() - started
 
+    def _failure(self) -> BaseException:
+        """A fresh exception for each later waiter (re-raising one object grows its traceback)."""
+        error = self._error
+        fresh: BaseException = StoreError(f"writing to the database failed: {error}")
+        if isinstance(error, LabelgateError):
+            with contextlib.suppress(TypeError):  # an error class with a richer constructor keeps the generic one
+                fresh = type(error)(str(error))
+        fresh.__cause__ = error
+        return fresh
+
     def check(self) -> None:
         if self._error is not None:
-            raise self._error
+            raise self._failure()
 
     def submit(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> Future[T]:
         future: Future[T] = Future()
@@ -110,8 +134,10 @@ class BackgroundWriter:
         item_fields: Sequence[str] = (),
         annotation_fields: Sequence[str] = (),
         actor: str = "labelgate",
+        owner_token: str | None = None,
     ) -> None:
         self.db = db
+        self.owner_token = owner_token
         self.run_id = run_id
         self.on_commit = on_commit
         self.item_fields = item_fields
@@ -129,6 +155,8 @@ class BackgroundWriter:
         cost_usd: float = 0.0,
     ) -> Future[ChunkCounts]:
         def work(con: duckdb.DuckDBPyConnection) -> ChunkCounts:
+            if self.owner_token is not None:
+                check_owner(con, self.run_id, self.owner_token)
             counts = write_chunk(
                 con, self.run_id, number, first_seq, scored, quarantined, self.item_fields, self.annotation_fields, seqs
             )

@@ -306,12 +306,18 @@ def _m005_item_states(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _m006_run_owner(con: duckdb.DuckDBPyConnection) -> None:
+    """The process driving a run (``engine.ownership``): one at a time, checked at every commit."""
+    con.execute("ALTER TABLE runs ADD COLUMN owner VARCHAR")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_core", _m001_core),
     ("002_model_path", _m002_model_path),
     ("003_review_audit", _m003_review_audit),
     ("004_review_decisions", _m004_review_decisions),
     ("005_item_states", _m005_item_states),
+    ("006_run_owner", _m006_run_owner),
 ]
 
 

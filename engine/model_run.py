@@ -281,6 +281,7 @@ async def run_model_path(
         written += 1
 
     def maybe_commit() -> None:
+        db.check()  # a failed database write stops the run here, not at the end
         if len(finished) >= batch_target or (finished and time.monotonic() - last_commit > 1.0):
             commit()
 
@@ -308,7 +309,7 @@ async def run_model_path(
             found = _deterministic_findings(compiled, measured)
             for entry in chunk.order:
                 if not isinstance(entry, int):  # committed before a resume: only its labels count
-                    router.observe([a.label for a in entry.annotations])
+                    router.observe(list(entry))
                     continue
                 item = chunk.items[entry]
                 item_row, rows = measured[entry]
@@ -330,7 +331,10 @@ async def run_model_path(
         await asyncio.gather(*writes)
         await model_store.flush()
     except asyncio.CancelledError:
-        # Ctrl-C: in-flight items are parked (resume redoes them); what they were answered is kept.
+        # Ctrl-C: items already judged are committed; in-flight ones are parked (resume redoes
+        # them, replaying the answers they had already received from the store).
+        with contextlib.suppress(Exception):
+            commit()
         for task in list(running):
             task.cancel()
         with contextlib.suppress(BaseException):
@@ -341,7 +345,15 @@ async def run_model_path(
         flusher.cancel()
         for task in list(running):
             task.cancel()
+        _retrieve([*writes, *(p.task for p in finished if p.task is not None)])
     return model_store
+
+
+def _retrieve(futures: Sequence[asyncio.Future[Any]]) -> None:
+    """Mark failures as seen: the first error is the one reported, not one traceback per future."""
+    for future in futures:
+        if future.done() and not future.cancelled():
+            future.exception()
 
 
 def _deterministic_findings(

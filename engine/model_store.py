@@ -96,17 +96,18 @@ class ModelStore:
                         if not future.done():
                             future.set_exception(exc)
                 self._waiting = {}
-                raise
+                return  # the waiters raise it
             for key, futures in waiting.items():
                 for future in futures:
                     if not future.done():
                         future.set_result(found.get(key))
 
     def save(self, context: CallContext) -> None:
-        """A finished model call: its attempts and the answers it received, flushed together."""
-        self._attempts.extend(context.attempts)
-        for key, model, response, input_tokens, output_tokens in context.answers:
+        """A call's final attempts and the answers they received (those not saved yet), flushed together."""
+        self._attempts.extend(context.attempts[context.saved_attempts :])
+        for key, model, response, input_tokens, output_tokens in context.answers[context.saved_answers :]:
             self.put(key, model, response, input_tokens, output_tokens)
+        context.saved_attempts, context.saved_answers = len(context.attempts), len(context.answers)
 
     # --- attempts ---------------------------------------------------------------------------
     def record(self, attempts: Sequence[AttemptRecord]) -> None:
@@ -152,7 +153,16 @@ class ModelStore:
             done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             done.set_result(0)
             return done
-        return asyncio.wrap_future(self.db.submit(write))
+        written = asyncio.wrap_future(self.db.submit(write))
+        keys = [r[0] for r in responses]
+
+        def forget(done: asyncio.Future[int]) -> None:  # stored: later lookups go to the database
+            if not done.cancelled() and done.exception() is None:
+                for key in keys:
+                    self._fresh.pop(key, None)
+
+        written.add_done_callback(forget)
+        return written
 
     async def flush_forever(self) -> None:
         while True:

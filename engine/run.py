@@ -31,6 +31,7 @@ from engine import audit
 from engine.background import BackgroundWriter, DatabaseThread
 from engine.dataset_pass import prepare_measurements
 from engine.events import default_actor
+from engine.ownership import Owner, still_owner, take_over
 from engine.scoring import ChunkScorer
 from engine.store import Store, first_row
 from engine.writer import ChunkCounts, to_json, utcnow
@@ -108,14 +109,15 @@ class Chunk:
     """Items to score (with their position in the dataset) and records to quarantine.
 
     ``order`` lists, in dataset order, every item of the chunk: an index into ``items``, or
-    an item committed before a resume (the model path still counts its labels, so it routes
-    the rest exactly as the uninterrupted run did).
+    the labels of an item committed before a resume (the model path still counts them, so it
+    routes the rest exactly as the uninterrupted run did; only labels are kept, so a resume
+    near the end of a large run holds no more than a chunk).
     """
 
     items: list[Item]
     seqs: list[int]
     quarantined: list[Quarantined]
-    order: list[int | Item] = field(default_factory=list)
+    order: list[int | tuple[str, ...]] = field(default_factory=list)
 
 
 def _chunks(
@@ -135,11 +137,11 @@ def _chunks(
             continue
         position, seq = seq, seq + 1
         if done_items and record.id in done_items:
-            chunk.order.append(record)
-            continue
-        chunk.order.append(len(chunk.items))
-        chunk.items.append(record)
-        chunk.seqs.append(position)
+            chunk.order.append(tuple(a.label for a in record.annotations))
+        else:
+            chunk.order.append(len(chunk.items))
+            chunk.items.append(record)
+            chunk.seqs.append(position)
         size += max(len(record.annotations), 1)
         if size >= budget:
             yield chunk
@@ -159,6 +161,7 @@ class _Plan:
     chunk_annotations: int
     progress: Progress | None
     actor: str
+    owner_token: str
     done_items: set[str] = field(default_factory=set)
     done_quarantine: set[tuple[str, str]] = field(default_factory=set)
     first_chunk: int = 0
@@ -221,13 +224,14 @@ def score_dataset(
     }
     models = ", ".join(setup.describe()["models"].values()) if setup is not None else None
     who = actor or default_actor()
+    owner = Owner.me()
     with store.write() as con:
         con.execute(
             """INSERT INTO runs (run_id, created_at, status, dataset_path, dataset_format,
                 dataset_fingerprint, rulebook_name, rulebook_version, rulebook_fingerprint,
                 rulebook_path, rulebook_yaml, judgment_fingerprint, rule_engine,
-                labelgate_version, config, models, simulated)
-               VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                labelgate_version, config, models, simulated, owner)
+               VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 run_id,
                 utcnow(),
@@ -245,6 +249,7 @@ def score_dataset(
                 to_json(config),
                 models,
                 bool(setup is not None and setup.simulated),
+                owner.to_json(),
             ],
         )
         events = [
@@ -265,7 +270,7 @@ def score_dataset(
         ]
         changed = _rulebook_change(con, compiled, run_id, who)
         audit.record(con, events + ([changed] if changed else []))
-    plan = _Plan(run_id, store, compiled, reader, records, setup, chunk, progress, who)
+    plan = _Plan(run_id, store, compiled, reader, records, setup, chunk, progress, who, owner.token)
     return _execute(plan)
 
 
@@ -351,6 +356,7 @@ def resume_run(
             (r[0], r[1])
             for r in con.execute("SELECT source, locator FROM quarantine WHERE run_id = ?", [run_id]).fetchall()
         }
+        me = take_over(con, run_id, status)  # refuses while another process drives the run
         last_chunk = first_row(con.execute("SELECT max(chunk_no) FROM chunks WHERE run_id = ?", [run_id]))
         con.execute("UPDATE runs SET status = 'running', error = NULL WHERE run_id = ?", [run_id])
         audit.record_one(
@@ -375,6 +381,7 @@ def resume_run(
         int(config.get("chunk_annotations") or CHUNK_ANNOTATIONS.get()),
         progress,
         who,
+        me.token,
         done_items,
         done_quarantine,
         first_chunk,
@@ -408,6 +415,7 @@ def _execute(plan: _Plan) -> RunSummary:
         item_fields=scorer.stored_item_fields,
         annotation_fields=scorer.stored_annotation_fields,
         actor=plan.actor,
+        owner_token=plan.owner_token,
     )
     chunks = _chunks(plan.records, plan.chunk_annotations, plan.done_items, plan.done_quarantine)
     try:
@@ -456,8 +464,13 @@ def _execute(plan: _Plan) -> RunSummary:
 
 
 def _finish(summary: RunSummary, plan: _Plan, error: str | None) -> None:
-    """Record the outcome and read the run's totals back (a resumed run reports the whole run)."""
+    """Record the outcome and read the run's totals back (a resumed run reports the whole run).
+
+    A process whose run was taken over by another (``engine.ownership``) records nothing.
+    """
     with plan.store.write() as con:
+        if not still_owner(con, plan.run_id, plan.owner_token):
+            return
         con.execute(
             "UPDATE runs SET status = ?, finished_at = ?, duration_s = coalesce(duration_s, 0) + ?, error = ? "
             "WHERE run_id = ?",

@@ -71,7 +71,7 @@ def test_resume_refuses_a_changed_rulebook_unless_allowed(tmp_path: Path, small:
     with duckdb.connect(str(db)) as con:  # pretend it was killed half-way
         run_id = con.execute("SELECT run_id FROM runs").fetchall()[0][0]
         con.execute("DELETE FROM items WHERE run_id = ? AND seq >= 15", [run_id])
-        con.execute("UPDATE runs SET status = 'running'")
+        con.execute("UPDATE runs SET status = 'running', owner = NULL")  # its process is gone
     rules.write_text(rules.read_text().replace("min_height_px: 10", "min_height_px: 12"))
     refused = run_cli("resume", run_id[:10], "--db", db)
     assert refused.code == 1

@@ -72,6 +72,9 @@ class CallContext:
     transport_attempt: int = 0
     answers: list[tuple[str, str, str, int, int]] = field(default_factory=list)
     """Answers received (key, model, body, tokens in, tokens out), stored with their attempts."""
+    saved_attempts: int = 0
+    saved_answers: int = 0
+    """How many of each the store already has (saved when final, before the call ends)."""
 
 
 CURRENT_CALL: ContextVar[CallContext | None] = ContextVar("labelgate_current_call", default=None)
@@ -80,8 +83,11 @@ CURRENT_CALL: ContextVar[CallContext | None] = ContextVar("labelgate_current_cal
 class ResponseStore(Protocol):
     """Stored answers by request hash, and the attempt log (the engine implements it on DuckDB).
 
-    ``save`` takes a finished call's attempts and answers together, so that a stored answer
-    always has its attempt row: a resumed run never replays an answer nobody paid for.
+    ``save`` takes a call's final attempts and answers together (those not saved yet), so a
+    stored answer always has its attempt row: a resumed run never replays an answer nobody
+    paid for. The transport saves what is final each time a call sends another request (a
+    re-ask or a retry), and the judge the rest when the call ends: a call that re-asks and
+    backs off for minutes still has its paid answers stored as they come.
     """
 
     async def get(self, key: str) -> str | None: ...
@@ -158,6 +164,8 @@ class RecordingTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         call = CURRENT_CALL.get()
+        if call is not None and self.store is not None and len(call.attempts) > call.saved_attempts:
+            self.store.save(call)  # a new request: the call's earlier attempts are final
         await request.aread()
         key = request_key(self.model, request)
         if self.store is not None:
