@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
@@ -50,7 +49,7 @@ def style_from(json_: bool, nl: bool, csv: bool) -> Style:
 def _plain(value: Any) -> Any:
     if value is None:
         return None
-    if isinstance(value, float) and math.isnan(value):
+    if pd.api.types.is_scalar(value) and pd.isna(value):  # NaN, NaT, pd.NA: missing, not text
         return None
     if isinstance(value, pd.Timestamp):
         return value.isoformat()

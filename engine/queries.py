@@ -52,12 +52,14 @@ FINDING_COLUMNS = """f.run_id, f.item_id, f.annotation_id, f.rule_id, f.severity
 
 
 def findings_sql(where: str = "") -> str:
-    """Findings with the model's item decision and the latest human decision on the item."""
+    """Findings with the model's item decision and the latest human decision, in dataset order."""
     return f"""SELECT {FINDING_COLUMNS}
         FROM findings f LEFT JOIN scores s ON s.run_id = f.run_id AND s.item_id = f.item_id
         LEFT JOIN current_reviews r ON r.run_id = f.run_id AND r.item_id = f.item_id
+        LEFT JOIN items i ON i.run_id = f.run_id AND i.item_id = f.item_id
+        LEFT JOIN annotations a ON a.run_id = f.run_id AND a.item_id = f.item_id AND a.annotation_id = f.annotation_id
         WHERE f.run_id = $run_id {where}
-        ORDER BY f.item_id, f.annotation_id NULLS FIRST, f.rule_id"""
+        ORDER BY i.seq, a.seq NULLS FIRST, f.rule_id"""
 
 
 def findings(

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import orjson
 
 from engine import audit
@@ -476,38 +477,7 @@ def _finish(summary: RunSummary, plan: _Plan, error: str | None) -> None:
             "WHERE run_id = ?",
             [summary.status, utcnow(), summary.duration_s, error, plan.run_id],
         )
-        row = first_row(
-            con.execute(
-                """SELECT items_in, items_scored, items_quarantined, annotations_in, annotations_scored,
-                      annotations_quarantined, passed, failed, needs_review, findings, cost_usd, model_attempts,
-                      models, simulated
-               FROM runs WHERE run_id = ?""",
-                [plan.run_id],
-            )
-        )
-        if row is not None:
-            (
-                summary.items_in,
-                summary.items_scored,
-                summary.items_quarantined,
-                summary.annotations_in,
-                summary.annotations_scored,
-                summary.annotations_quarantined,
-                summary.passed,
-                summary.failed,
-                summary.needs_review,
-                summary.findings,
-            ) = (int(v or 0) for v in row[:10])
-            summary.cost_usd, summary.model_attempts = float(row[10] or 0.0), int(row[11] or 0)
-            summary.models, summary.simulated = row[12], bool(row[13])
-        summary.top_rules = [
-            (str(r[0]), int(r[1]))
-            for r in con.execute(
-                """SELECT rule_id, count(*) AS n FROM findings WHERE run_id = ?
-                   GROUP BY rule_id ORDER BY n DESC, rule_id LIMIT 5""",
-                [plan.run_id],
-            ).fetchall()
-        ]
+        read_totals(con, summary)
         event = {"finished": "run_finished", "interrupted": "run_interrupted"}.get(summary.status, "run_failed")
         audit.record_one(
             con,
@@ -528,6 +498,52 @@ def _finish(summary: RunSummary, plan: _Plan, error: str | None) -> None:
             },
             plan.run_id,
         )
+
+
+def read_totals(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
+    """Fill ``summary`` with the run's stored totals (a resumed run's cover the whole run)."""
+    row = first_row(
+        con.execute(
+            """SELECT items_in, items_scored, items_quarantined, annotations_in, annotations_scored,
+                  annotations_quarantined, passed, failed, needs_review, findings, cost_usd, model_attempts,
+                  models, simulated, status, duration_s
+           FROM runs WHERE run_id = ?""",
+            [summary.run_id],
+        )
+    )
+    if row is not None:
+        (
+            summary.items_in,
+            summary.items_scored,
+            summary.items_quarantined,
+            summary.annotations_in,
+            summary.annotations_scored,
+            summary.annotations_quarantined,
+            summary.passed,
+            summary.failed,
+            summary.needs_review,
+            summary.findings,
+        ) = (int(v or 0) for v in row[:10])
+        summary.cost_usd, summary.model_attempts = float(row[10] or 0.0), int(row[11] or 0)
+        summary.models, summary.simulated = row[12], bool(row[13])
+        summary.status = str(row[14])
+    summary.top_rules = [
+        (str(r[0]), int(r[1]))
+        for r in con.execute(
+            """SELECT rule_id, count(*) AS n FROM findings WHERE run_id = ?
+               GROUP BY rule_id ORDER BY n DESC, rule_id LIMIT 5""",
+            [summary.run_id],
+        ).fetchall()
+    ]
+
+
+def stored_summary(con: duckdb.DuckDBPyConnection, run_id: str, db: Path) -> RunSummary:
+    """The summary of a stored run, as ``score_dataset`` returned it (stage timings aside)."""
+    summary = RunSummary(run_id, db, "unknown")
+    read_totals(con, summary)
+    row = first_row(con.execute("SELECT duration_s FROM runs WHERE run_id = ?", [run_id]))
+    summary.duration_s = float(row[0] or 0.0) if row else 0.0
+    return summary
 
 
 def _close_quietly(db_thread: DatabaseThread) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from engine import queries, review
-from engine.run import RunSummary, compile_for, score_dataset
+from engine.run import RunSummary, compile_for, score_dataset, stored_summary
 from engine.store import Store
 from reports.export import export as _export
 from rulebook.compiler import Backend, CompiledRulebook
@@ -105,7 +105,8 @@ def score(
 def open_run(run: str, db: str | Path) -> Run:
     """A stored run by id, unique id prefix, or ``"latest"``."""
     with Store(db).read() as con:
-        return Run(queries.resolve_run(con, run), Path(db))
+        run_id = queries.resolve_run(con, run)
+        return Run(run_id, Path(db), stored_summary(con, run_id, Path(db)))
 
 
 def runs(db: str | Path) -> pd.DataFrame:

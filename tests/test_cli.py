@@ -58,6 +58,7 @@ def test_score_runs_findings_export(tmp_path: Path) -> None:
     found = json.loads(run_cli("findings", run_id[:12], "--db", db, "--json").stdout)
     assert [(f["item_id"], f["annotation_id"], f["rule_id"]) for f in found] == [("a.jpg", "1", "GEO-001")]
     assert found[0]["evidence"] == {"box.width": 0.0, "box.height": 5.0}
+    assert found[0]["reviewed_at"] is None and found[0]["review_decision"] is None  # missing, not "NaT"
 
     table = run_cli("findings", "latest", "--db", db)
     assert "GEO-001" in table.stdout and "points to unknown image_id 7" in table.stdout

@@ -14,6 +14,8 @@ def test_dataframes_for_runs_findings_scores_reviews(demo: DemoRun) -> None:
     runs = labelgate.runs(demo.db)
     assert isinstance(runs, pd.DataFrame) and list(runs["run_id"]) == [demo.run_id]
     run = labelgate.open_run("latest", demo.db)
+    assert run.summary is not None and run.summary.status == "finished"
+    assert (run.summary.items_scored, run.summary.findings) == (runs.loc[0, "items_scored"], runs.loc[0, "findings"])
     findings, scores = run.findings(), run.scores()
     assert isinstance(findings, pd.DataFrame) and len(findings) == int(runs.loc[0, "findings"])
     assert isinstance(scores, pd.DataFrame) and len(scores) == int(runs.loc[0, "items_scored"])
