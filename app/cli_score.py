@@ -76,6 +76,8 @@ def score(
         judge_failed_items=judge_failed_items,
     )
     database = db or Path(DB.get())
+    if judge == "sim":
+        _warn_without_truth(dataset)
     with run_progress(quiet) as progress:
         summary = score_dataset(
             dataset,
@@ -92,6 +94,19 @@ def score(
     print_summary(summary)
     out.print(f"\nrun id: [bold]{summary.run_id}[/bold]")
     out.print(f"next:   labelgate findings {summary.run_id} --db {database}", soft_wrap=True)
+
+
+def _warn_without_truth(dataset: Path) -> None:
+    """The simulated models answer from a generated dataset's truth file; elsewhere they guess."""
+    from scorers.providers.sim import Truth
+
+    if Truth.find(dataset) is None:
+        err.print(
+            f"warning: {dataset} has no labelgate_truth.json, so the simulated models (--judge sim) will guess: "
+            "use it to try the mechanics, and a real model (--cheap-model/--capable-model) for real judgments",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def resume(

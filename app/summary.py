@@ -27,7 +27,10 @@ def print_summary(summary: RunSummary) -> None:
     if summary.models:
         label = f"{summary.models} (simulated)" if summary.simulated else summary.models
         table.add_row("models", label)
-        table.add_row("model calls", f"{summary.model_attempts:,}")
+        calls = f"{summary.model_attempts:,}"
+        if summary.cached_attempts:
+            calls += f" ({summary.cached_attempts:,} answered from the store, not paid again)"
+        table.add_row("model calls", calls)
         priced = " (simulated prices)" if summary.simulated else ""
         table.add_row("model cost", f"{summary.cost_usd:.4f} USD{priced}")
         per_item = summary.cost_per_accepted_item

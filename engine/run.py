@@ -85,6 +85,8 @@ class RunSummary:
     simulated: bool = False
     cost_usd: float = 0.0
     model_attempts: int = 0
+    cached_attempts: int = 0
+    """Of ``model_attempts``, those answered from the store (a rerun or resume: not paid again)."""
     resumed: bool = False
 
     @property
@@ -527,6 +529,8 @@ def read_totals(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
         summary.cost_usd, summary.model_attempts = float(row[10] or 0.0), int(row[11] or 0)
         summary.models, summary.simulated = row[12], bool(row[13])
         summary.status = str(row[14])
+    cached = first_row(con.execute("SELECT count(*) FROM attempts WHERE run_id = ? AND cached", [summary.run_id]))
+    summary.cached_attempts = int(cached[0]) if cached else 0
     summary.top_rules = [
         (str(r[0]), int(r[1]))
         for r in con.execute(

@@ -137,3 +137,21 @@ def test_unknown_run_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("findings", "zzz", "--db", db)
     assert result.code == 1
     assert result.stderr.strip() == "error: no run 'zzz' in this database: `labelgate runs` lists them"
+
+
+def test_the_simulated_judge_warns_on_a_dataset_without_truth(tmp_path: Path) -> None:
+    from ingest.synthetic import SyntheticSpec, generate
+    from tests.helpers import EXAMPLE_RULEBOOK
+
+    generated = generate(tmp_path / "generated", SyntheticSpec(images=4, seed=1)).coco
+    own = tmp_path / "own" / "annotations.json"
+    own.parent.mkdir()
+    own.write_text(generated.read_text())  # the same annotations, without the generator's truth file
+    for dataset, warned in ((generated, False), (own, True)):
+        result = run_cli(
+            "score", dataset, "--rulebook", EXAMPLE_RULEBOOK, "--db", tmp_path / "r.duckdb", "--judge", "sim"
+        )
+        assert result.code == 0, result.stderr
+        assert (
+            "has no labelgate_truth.json, so the simulated models (--judge sim) will guess" in result.stderr
+        ) is warned

@@ -113,6 +113,7 @@ def test_rerun_pays_nothing_and_decides_the_same(scenes: SyntheticDataset, tmp_p
     second = score_dataset(scenes.coco, EXAMPLE_RULEBOOK, db, judge=setup)
     assert first.cost_usd > 0 and second.cost_usd == 0
     assert second.model_attempts == first.model_attempts
+    assert (first.cached_attempts, second.cached_attempts) == (0, second.model_attempts)
     paid = _query(db, f"SELECT count(*) FROM attempts WHERE run_id = '{second.run_id}' AND NOT cached")[0][0]
     assert paid == 0
     decisions = _query(db, "SELECT run_id, item_id, decision, score FROM scores ORDER BY item_id, run_id")
