@@ -11,8 +11,10 @@ import typer
 from app.output import emit, err, out, style_from
 from engine import queries
 from engine.store import Store
+from labelgate.errors import ConfigError, LabelgateError
 from labelgate.settings import DB
 from reports.export import FORMATS, TABLES, export, export_all
+from rulebook.loader import load_text
 
 JSON_OPT = typer.Option(False, "--json", help="Output JSON.")
 NL_OPT = typer.Option(False, "--nl", help="Output newline-delimited JSON.")
@@ -98,6 +100,7 @@ def findings(
                 empty="no quarantined records",
             )
             return
+        _check_filters(con, run_id, rule=rule, severity=severity)
         frame = queries.findings(con, run_id, rule=rule, severity=severity, item=item, limit=limit)
         quarantine = queries.quarantine(con, run_id)
     if style.value != "table":
@@ -120,6 +123,39 @@ def findings(
         )
         if len(quarantine) > len(shown):
             err.print(f"... {len(quarantine) - len(shown)} more: labelgate findings {run_id} --quarantined")
+
+
+def _check_filters(con: Any, run_id: str, *, rule: str | None, severity: str | None) -> None:
+    """A typo in ``--rule``/``--severity`` is an error listing the run's values, not an empty table."""
+    if rule is None and severity is None:
+        return
+    known_rules, known_severities = _run_vocabulary(con, run_id)
+    for option, value, known in (("--rule", rule, known_rules), ("--severity", severity, known_severities)):
+        if value is not None and known and value not in known:
+            raise ConfigError(
+                f"{option} {value!r} is not in run {run_id}'s rulebook: use one of {', '.join(sorted(known))}"
+            )
+
+
+def _run_vocabulary(con: Any, run_id: str) -> tuple[set[str], set[str]]:
+    """Rule ids and severities of the run's stored rulebook, plus any that its findings carry."""
+    rules: set[str] = set()
+    severities: set[str] = set()
+    row = con.execute("SELECT rulebook_yaml FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    if row and row[0]:
+        try:
+            rulebook = load_text(row[0]).rulebook
+        except LabelgateError:
+            pass
+        else:
+            rules = {r.id for r in rulebook.rules}
+            severities = set(rulebook.severities)
+    for rule_id, severity in con.execute(
+        "SELECT DISTINCT rule_id, severity FROM findings WHERE run_id = ?", [run_id]
+    ).fetchall():
+        rules.add(rule_id)
+        severities.add(severity)
+    return rules, severities
 
 
 def _human(row: Mapping[Hashable, Any]) -> str:

@@ -63,6 +63,12 @@ def test_score_runs_findings_export(tmp_path: Path) -> None:
     table = run_cli("findings", "latest", "--db", db)
     assert "GEO-001" in table.stdout and "points to unknown image_id 7" in table.stdout
 
+    typo = run_cli("findings", run_id, "--db", db, "--severity", "critcal")
+    assert typo.code == 1 and "--severity 'critcal' is not in run" in typo.stderr and "critical" in typo.stderr
+    typo = run_cli("findings", run_id, "--db", db, "--rule", "GEO-01")
+    assert typo.code == 1 and "use one of DUP-001, GEO-001, GEO-002, TAX-001" in typo.stderr
+    assert run_cli("findings", run_id, "--db", db, "--rule", "GEO-001", "--severity", "critical").code == 0
+
     quarantined = json.loads(run_cli("findings", run_id, "--db", db, "--quarantined", "--json").stdout)
     assert [q["reason"] for q in quarantined] == ["annotation 3 points to unknown image_id 7"]
 
