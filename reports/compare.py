@@ -174,6 +174,13 @@ def compare(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str, *, flip_limi
     return comparison
 
 
+FLIPS_SHOWN = 10
+
+
+def _score(value: Any) -> str:
+    return "no score" if value is None or pd.isna(value) else f"{float(value):g}"
+
+
 def summary_text(c: Comparison) -> str:
     """A short plain-text account for the terminal."""
     lines = [
@@ -202,6 +209,13 @@ def summary_text(c: Comparison) -> str:
     lines.append(f"decisions flipped: {c.flipped}")
     for row in c.flip_counts.itertuples():
         lines.append(f"  {row.decision_a} → {row.decision_b}: {row.items}")
+    shown = c.flips.head(FLIPS_SHOWN)
+    for flip in shown.itertuples():
+        lines.append(
+            f"  {flip.item_id}: {flip.decision_a} ({_score(flip.score_a)}) → {flip.decision_b} ({_score(flip.score_b)})"
+        )
+    if c.flipped > len(shown):
+        lines.append(f"  ... {c.flipped - len(shown)} more: --json or --out FILE.html lists them")
     lines.extend(f"note: {n}" for n in c.notes)
     return "\n".join(lines)
 

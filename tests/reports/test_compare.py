@@ -65,6 +65,16 @@ def test_compare_two_runs(demo: DemoRun, tmp_path: Path) -> None:
 
     text = summary_text(result)
     assert "added GEO-099" in text and "removed FIT-002" in text and f"decisions flipped: {len(flipped)}" in text
+    listed = [
+        line.split(":")[0].strip()
+        for line in text.splitlines()
+        if line.startswith("  ") and " → " in line and "(" in line
+    ]
+    assert listed == flipped[:10]  # the first flipped items by id, each with both decisions and scores
+    first = result.flips.iloc[0]
+    assert f"{first.item_id}: {first.decision_a} (" in text
+    if len(flipped) > 10:
+        assert f"... {len(flipped) - 10} more" in text
 
 
 def test_a_run_compared_with_itself_changes_nothing(demo: DemoRun, tmp_path: Path) -> None:
