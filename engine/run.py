@@ -306,6 +306,17 @@ def _rulebook_change(con: Any, compiled: CompiledRulebook, run_id: str, actor: s
     return audit.Event("rulebook_changed", actor, payload, run_id)
 
 
+def _stored_rulebook_diff(store: Store, run_id: str, compiled: CompiledRulebook) -> str:
+    """What changed from the rulebook a run stored to ``compiled``, in one line for the refusal."""
+    with store.read() as con:
+        row = first_row(con.execute("SELECT rulebook_yaml FROM runs WHERE run_id = ?", [run_id]))
+    try:
+        stored = load_text(row[0] if row and row[0] else "", "stored rulebook").rulebook
+    except RulebookError:
+        return "the stored copy cannot be read"
+    return diff_rulebooks(stored, compiled.rulebook).summary()
+
+
 def resume_run(
     db: str | Path,
     run: str,
@@ -348,9 +359,12 @@ def resume_run(
     before: dict[str, str | None] = config.get("fingerprints", {})
     changes = sorted(name for name, value in now.items() if before.get(name) != value)
     if changes and not allow_changed:
+        what = ", ".join(changes)
+        if "rulebook" in changes:
+            what += f" ({_stored_rulebook_diff(store, run_id, compiled)})"
         raise RunError(
-            f"run {run_id} cannot resume: the {', '.join(changes)} changed since it started; start a new run, or "
-            "resume with --allow-changed (recorded in the audit log)"
+            f"run {run_id} cannot resume: the {what} changed since it started; start a new run, "
+            "pass --rulebook with the run's rulebook, or resume with --allow-changed (recorded in the audit log)"
         )
     who = actor or default_actor()
     with store.write() as con:

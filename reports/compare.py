@@ -194,11 +194,7 @@ def summary_text(c: Comparison) -> str:
     elif c.diff.identical:
         lines.append("rulebook: identical (same fingerprint)")
     else:
-        changed = ", ".join(ch.rule_id for ch in c.diff.changed) or "none"
-        lines.append(
-            f"rulebook: added {', '.join(c.diff.added) or 'none'}; removed {', '.join(c.diff.removed) or 'none'}; "
-            f"changed {changed}; sections changed: {', '.join(c.diff.sections) or 'none'}"
-        )
+        lines.append(f"rulebook: {c.diff.summary()}")
     moved = c.rules[c.rules["change"] != 0]
     if len(moved):
         lines.append(

@@ -35,6 +35,20 @@ class RulebookDiff:
     def identical(self) -> bool:
         return self.old_fingerprint == self.new_fingerprint
 
+    def summary(self) -> str:
+        """One line: ``added A; removed B; changed C; sections changed: scoring`` (parts with nothing left out)."""
+        parts = [
+            f"{what} {', '.join(ids)}"
+            for what, ids in (
+                ("added", self.added),
+                ("removed", self.removed),
+                ("changed", [c.rule_id for c in self.changed]),
+                ("sections changed:", self.sections),
+            )
+            if ids
+        ]
+        return "; ".join(parts) or "only formatting or comments"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "old": {"version": self.old_version, "fingerprint": self.old_fingerprint},

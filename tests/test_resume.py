@@ -16,6 +16,7 @@ import pytest
 from bench.durability import facts, run_with_kills
 from engine.store import Store
 from ingest.synthetic import SyntheticSpec, generate
+from rulebook.loader import load_file
 from tests.helpers import REPO, run_cli
 
 
@@ -72,13 +73,29 @@ def test_resume_refuses_a_changed_rulebook_unless_allowed(tmp_path: Path, small:
         run_id = con.execute("SELECT run_id FROM runs").fetchall()[0][0]
         con.execute("DELETE FROM items WHERE run_id = ? AND seq >= 15", [run_id])
         con.execute("UPDATE runs SET status = 'running', owner = NULL")  # its process is gone
-    rules.write_text(rules.read_text().replace("min_height_px: 10", "min_height_px: 12"))
+    original = tmp_path / "original.yaml"
+    original.write_text(rules.read_text())
+    edited = (
+        rules.read_text()
+        .replace("min_height_px: 10", "min_height_px: 12")
+        .replace("severity: minor", "severity: major", 1)
+    )
+    rules.write_text(edited)
     refused = run_cli("resume", run_id[:10], "--db", db)
     assert refused.code == 1
+    changed_rule = next(r for r in load_file(original).rulebook.rules if r.severity == "minor").id
     assert refused.stderr.strip() == (
-        f"error: run {run_id} cannot resume: the rulebook changed since it started; start a new run, or resume "
-        "with --allow-changed (recorded in the audit log)"
+        f"error: run {run_id} cannot resume: the rulebook (changed {changed_rule}; sections changed: params) "
+        "changed since it started; start a new run, pass --rulebook with the run's rulebook, or resume with "
+        "--allow-changed (recorded in the audit log)"
     )
+    twin = tmp_path / "twin.duckdb"
+    twin.write_bytes(db.read_bytes())
+    with_original = run_cli("resume", run_id, "--db", twin, "--rulebook", original, "--quiet")
+    assert with_original.code == 0, with_original.stderr
+    with duckdb.connect(str(twin)) as con:
+        payload = json.loads(con.execute("SELECT payload FROM audit_log WHERE event = 'run_resumed'").fetchall()[0][0])
+    assert payload["changed"] == [] and payload["allowed_changes"] is False
     allowed = run_cli("resume", run_id, "--db", db, "--allow-changed", "--quiet")
     assert allowed.code == 0, allowed.stderr
     with duckdb.connect(str(db)) as con:
