@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from labelgate.errors import DatasetError
 from tests.readers import read, reasons
 
 IOB2 = """-DOCSTART- -X- -X- O
@@ -105,3 +108,10 @@ def test_a_folder_of_files_prefixes_ids_with_the_file(tmp_path: Path) -> None:
         ("a.conll line 1", ["a.conll line 1"]),
         ("b.conll line 2", ["b.conll line 2"]),
     ]
+
+
+def test_a_file_that_is_not_conll_is_refused_not_quarantined_line_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "spans.jsonl"
+    path.write_text('{"text": "Peter met Anna", "spans": [{"start": 0, "end": 5, "label": "PER"}]}\n' * 3)
+    with pytest.raises(DatasetError, match=r"spans\.jsonl: does not look like CoNLL .* use --format auto"):
+        read(path, "conll")

@@ -48,6 +48,12 @@ def _chunk_type(tag: str) -> str | None:
 
 
 def _looks_like_conll(path: Path) -> bool:
+    tokens, tagged = _tagged_lines(path)
+    return tokens > 0 and tagged >= 0.9 * tokens
+
+
+def _tagged_lines(path: Path) -> tuple[int, int]:
+    """Of the first token lines, how many there are and how many end in a BIO tag."""
     tokens = tagged = 0
     try:
         for number, line, _ in numbered_lines(path):
@@ -59,8 +65,8 @@ def _looks_like_conll(path: Path) -> bool:
             parts = line.split()
             tagged += len(parts) >= 2 and bool(TAG.match(parts[-1]))
     except (OSError, DatasetError):
-        return False
-    return tokens > 0 and tagged >= 0.9 * tokens
+        pass
+    return tokens, tagged
 
 
 @register
@@ -72,6 +78,12 @@ class ConllReader(DatasetReader):
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
         if self.path.is_file():
+            tokens, tagged = _tagged_lines(self.path)
+            if tokens and not tagged:
+                raise DatasetError(
+                    f"{self.path}: does not look like CoNLL (no line of the first {tokens} ends in a tag such as "
+                    "O, B-PER or I-LOC): check the file, or use --format auto to detect its format"
+                )
             self._files = [self.path]
         else:
             self._files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
