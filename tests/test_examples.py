@@ -29,3 +29,28 @@ def test_examples_cover_every_kind_and_cite_their_guideline() -> None:
         rulebook = compile_for(path).rulebook
         assert rulebook.guideline.url, path.name
         assert all(rule.clause for rule in rulebook.rules)
+
+
+def test_the_box_rulebook_flags_a_missing_image_file_and_a_wrong_size_without_a_judge(tmp_path: Path) -> None:
+    import json
+
+    import duckdb
+
+    from engine.run import score_dataset
+    from ingest.synthetic import SyntheticSpec, generate
+
+    coco = generate(tmp_path / "data", SyntheticSpec(images=6, seed=3, defect_rate=0, malformed=False)).coco
+    data = json.loads(coco.read_text())
+    missing, resized = data["images"][1], data["images"][2]
+    (coco.parent / "images" / missing["file_name"]).unlink()
+    resized["width"] = 800
+    coco.write_text(json.dumps(data))
+    db = tmp_path / "runs.duckdb"
+    score_dataset(coco, REPO / "examples" / "nuimages-boxes.yaml", db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        fired = con.execute(
+            "SELECT rule_id, item_id FROM findings WHERE rule_id LIKE 'FILE-%' ORDER BY rule_id"
+        ).fetchall()
+        decision = con.execute("SELECT decision FROM scores WHERE item_id = ?", [missing["file_name"]]).fetchall()
+    assert fired == [("FILE-001", missing["file_name"]), ("FILE-002", resized["file_name"])]
+    assert decision == [("fail",)]  # a critical finding fails it; it needs no judgment to do so
