@@ -27,10 +27,16 @@ RULEBOOK = REPO / "examples" / "nuimages-boxes.yaml"
 
 def deterministic_rulebook(target: Path) -> Path:
     """The example rulebook without its judgment-based rules: this bench measures no model."""
+    return rulebook_without(target, "judgment.")
+
+
+def rulebook_without(target: Path, field_prefix: str) -> Path:
+    """The example rulebook without the rules and oversight checks that read ``field_prefix`` fields."""
     data = yaml.load(RULEBOOK.read_text(encoding="utf-8"))
-    data.pop("judgments", None)
-    data["rules"] = [r for r in data["rules"] if "judgment." not in r["when"]]
-    data["oversight"] = [c for c in data.get("oversight", []) if "judgment." not in c["when"]]
+    if field_prefix == "judgment.":
+        data.pop("judgments", None)
+    data["rules"] = [r for r in data["rules"] if field_prefix not in r["when"]]
+    data["oversight"] = [c for c in data.get("oversight", []) if field_prefix not in c["when"]]
     data["examples"] = []
     with target.open("w", encoding="utf-8") as handle:
         yaml.dump(data, handle)

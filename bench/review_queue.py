@@ -1,8 +1,9 @@
 """Review queue speed with 10,000 items in review.
 
 Writes a COCO file of 10,000 images (no image files, 4 boxes each), scores it with
-`examples/nuimages-boxes.yaml` without a judge (so every item's judgment-based rules send it
-to review: 10,000 items in the queue), records a few decisions, then times:
+`examples/nuimages-boxes.yaml` (its rules on image files left out: there are none) without
+a judge (so every item's judgment-based rules send it to review: 10,000 items in the queue),
+records a few decisions, then times:
 
 - the engine's queue query (`load_queue`: the queue built, filter options, counts, one page);
 - the Streamlit queue page, rendered by AppTest (cold: first run of the script with imports;
@@ -28,13 +29,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.deterministic import rulebook_without
 from engine.review import load_item, record_decision
 from engine.review_queue import QueueFilters, load_queue
 from engine.reviewers import Reviewer
 from engine.run import score_dataset
 
 REPO = Path(__file__).resolve().parents[1]
-RULEBOOK = REPO / "examples" / "nuimages-boxes.yaml"
 APP = REPO / "app" / "review_app.py"
 LABELS = ["car", "truck", "bus", "pedestrian", "bicycle", "motorcycle", "traffic_cone", "barrier"]
 
@@ -171,7 +172,8 @@ def main() -> None:
         dataset = write_coco(folder / "annotations.json", args.items)
         db = folder / "runs.duckdb"
         start = time.perf_counter()
-        summary = score_dataset(dataset, RULEBOOK, db, format="coco")
+        rulebook = rulebook_without(folder / "rules.yaml", "image.")  # no image files to check
+        summary = score_dataset(dataset, rulebook, db, format="coco")
         print(
             f"scored {summary.items_scored:,} items ({summary.annotations_scored:,} boxes) in "
             f"{time.perf_counter() - start:.1f} s: {summary.needs_review:,} in review"
