@@ -28,7 +28,10 @@ def register(app: typer.Typer) -> None:
 
 @group.command("check")
 def check(rulebook: Path = RULEBOOK_ARG) -> None:
-    """Validate a rulebook; list every problem as file:line:column and exit 1.
+    """Validate a rulebook; list its problems as file:line:column and exit 1.
+
+    Problems are found in stages: structure, then ids and severities, then conditions; each
+    stage lists all of its problems, and the next runs once it is clean.
 
     Example: labelgate rulebook check rules.yaml
     """

@@ -194,7 +194,7 @@ def _syntax_problem(exc: MarkedYAMLError, file: str) -> RulebookProblem:
 
 
 def load_text(source: str, file: str = "<rulebook>") -> LoadedRulebook:
-    """Validate rulebook YAML text; raises :class:`RulebookError` listing every problem."""
+    """Validate rulebook YAML text; raises :class:`RulebookError` listing every problem it finds."""
     data, positions = parse_yaml(source, file)
     if not isinstance(data, dict):
         raise RulebookError([RulebookProblem(file, 1, 1, "a rulebook must be a YAML mapping")])
