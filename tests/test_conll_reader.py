@@ -98,6 +98,7 @@ def test_malformed_lines_quarantine_their_sentence(tmp_path: Path) -> None:
         ("item", "line 7"): "line 7: expected 'token ... TAG' with TAG O, B-TYPE or I-TYPE, got tag 'S-PER'",
         ("item", "line 9"): "line 10 is not valid UTF-8 text",
     }
+    assert [q.raw for q in bad] == ["One", "Three S-PER", ""]  # the offending line, where it is text
 
 
 def test_a_folder_of_files_prefixes_ids_with_the_file(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ class _Sentence:
     first_line: int = 0
     tokens: list[tuple[str, str, int]] = field(default_factory=list)
     problem: str | None = None
+    raw: str = ""  # the offending line, for the quarantine table
 
 
 def _is_docstart(line: str) -> bool:
@@ -122,9 +123,11 @@ class ConllReader(DatasetReader):
             sentence.first_line = sentence.first_line or number
             if len(parts) < 2 or not TAG.match(parts[-1]):
                 got = f"one column {parts[0]!r}" if len(parts) < 2 else f"tag {parts[-1]!r}"
-                sentence.problem = sentence.problem or (
-                    f"line {number}: expected 'token ... TAG' with TAG O, B-TYPE or I-TYPE, got {got}"
-                )
+                if sentence.problem is None:
+                    sentence.problem = (
+                        f"line {number}: expected 'token ... TAG' with TAG O, B-TYPE or I-TYPE, got {got}"
+                    )
+                    sentence.raw = line[:300]
                 continue
             sentence.tokens.append((parts[0], parts[-1], number))
         if sentence.first_line:
@@ -133,7 +136,9 @@ class ConllReader(DatasetReader):
     def _sentence(self, file: Path, prefix: str, sentence: _Sentence, scheme: str, document: int) -> Iterator[Record]:
         item_id = f"{prefix}line {sentence.first_line}"
         if sentence.problem is not None:
-            yield Quarantined(file.name, f"line {sentence.first_line}", sentence.problem, "item", item_id=item_id)
+            yield Quarantined(
+                file.name, f"line {sentence.first_line}", sentence.problem, "item", item_id=item_id, raw=sentence.raw
+            )
             return
         words = [token for token, _, _ in sentence.tokens]
         starts: list[int] = []
