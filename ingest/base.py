@@ -76,6 +76,10 @@ def open_dataset(path: str | Path, format: str = "auto") -> DatasetReader:
     target = Path(path)
     if not target.exists():
         raise DatasetError(f"{target}: dataset not found: check the path")
+    if target.is_dir() and not any(target.iterdir()):
+        raise DatasetError(f"{target}: the folder is empty: point at the annotation file or the folder holding it")
+    if target.is_file() and target.stat().st_size == 0:
+        raise DatasetError(f"{target}: the file is empty: export the annotations again, or check the path")
     if format != "auto":
         reader = READERS.get(format)
         if reader is None:

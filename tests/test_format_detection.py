@@ -78,6 +78,12 @@ def test_unknown_layouts_say_what_to_do(tmp_path: Path) -> None:
         open_dataset(tmp_path / "notes.txt")
     with pytest.raises(DatasetError, match=r"unknown format 'yolov8': use one of auto, coco, conll"):
         open_dataset(tmp_path / "notes.txt", "yolov8")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match=r"empty: the folder is empty: point at the annotation file"):
+        open_dataset(tmp_path / "empty")
+    (tmp_path / "blank.jsonl").write_text("")
+    with pytest.raises(DatasetError, match=r"blank.jsonl: the file is empty"):
+        open_dataset(tmp_path / "blank.jsonl", "text-jsonl")
 
 
 def test_score_help_lists_every_format() -> None:

@@ -155,3 +155,14 @@ def test_text_csv_needs_text_and_label_columns(tmp_path: Path) -> None:
     path.write_text("id\ttext\tlabel\n1\thello\tgreeting\n")
     [item], _ = read(path)
     assert (item.id, item.text, item.annotations[0].label) == ("1", "hello", "greeting")
+
+
+def test_text_csv_unclosed_quote_is_named_with_the_lines_it_swallowed(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text('text,label\nfine,pos\n"unterminated,pos\nok text,neg\nmore,neg\n')
+    items, bad = read(path)
+    assert [i.text for i in items] == ["fine"]
+    assert reasons(bad) == {
+        ("item", "line 3"): "expected 2 fields like the header, got 1: a quoted field runs from line 3 to line 5 "
+        "(unclosed quote?)"
+    }

@@ -108,6 +108,8 @@ class TextCsvReader(DatasetReader):
                     continue
                 if len(row) != len(header):
                     reason = f"expected {len(header)} fields like the header, got {len(row)}"
+                    if rows.line_num > line and any("\n" in cell for cell in row):
+                        reason += f": a quoted field runs from line {line} to line {rows.line_num} (unclosed quote?)"
                     yield Quarantined(name, locator, reason, "item", raw=snippet(row))
                     continue
                 if _has_bad_bytes(row):
