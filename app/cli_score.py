@@ -116,6 +116,9 @@ def resume(
         False, "--allow-changed", help="Resume even if the rulebook, models, prompts or dataset changed."
     ),
     rulebook: Path = typer.Option(None, "--rulebook", "-r", help="Use this rulebook file instead of the run's."),
+    dataset: Path = typer.Option(
+        None, "--dataset", "-d", help="The run's dataset in a new place (its content must be unchanged)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary; print only the run id."),
 ) -> None:
     """Continue a killed or interrupted run where it stopped, without paying for a model call twice.
@@ -124,7 +127,9 @@ def resume(
     """
     database = db or Path(DB.get())
     with run_progress(quiet) as progress:
-        summary = resume_run(database, run, allow_changed=allow_changed, rulebook=rulebook, progress=progress)
+        summary = resume_run(
+            database, run, allow_changed=allow_changed, rulebook=rulebook, dataset=dataset, progress=progress
+        )
     if quiet:
         print(summary.run_id)
         return

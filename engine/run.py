@@ -323,11 +323,16 @@ def resume_run(
     *,
     allow_changed: bool = False,
     rulebook: str | Path | None = None,
+    dataset: str | Path | None = None,
     judge: JudgeSetup | None = None,
     progress: Progress | None = None,
     actor: str | None = None,
 ) -> RunSummary:
-    """Continue a killed or interrupted run where it stopped; see the module docstring."""
+    """Continue a killed or interrupted run where it stopped; see the module docstring.
+
+    ``rulebook`` and ``dataset`` name new locations of the run's files; their content must
+    still match the fingerprints the run started with (unless ``allow_changed``).
+    """
     from engine.queries import resolve_run
 
     store = Store(db)
@@ -341,7 +346,7 @@ def resume_run(
             )
         )
     assert row is not None
-    status, dataset, dataset_format, rulebook_path, backend, config_text = row
+    status, dataset_path, dataset_format, rulebook_path, backend, config_text = row
     if status == "finished":
         raise RunError(f"run {run_id} already finished: nothing to resume (`labelgate runs` shows its counts)")
     config = orjson.loads(config_text)
@@ -349,12 +354,15 @@ def resume_run(
     if not Path(source).exists():
         raise RunError(f"run {run_id} was scored with {source}, which no longer exists: pass --rulebook")
     compiled = compile_for(source, backend)
+    data_source = str(Path(dataset).resolve()) if dataset is not None else dataset_path
+    if not Path(data_source).exists():
+        raise RunError(f"run {run_id} scored {data_source}, which no longer exists: pass --dataset with its new place")
     setup = judge
     if setup is None and config.get("judge_setup"):
         from engine.model_run import JudgeSetup
 
         setup = JudgeSetup.from_config(config["judge_setup"])
-    reader, records = _open(dataset, compiled, dataset_format)
+    reader, records = _open(data_source, compiled, dataset_format)
     now = _fingerprints(compiled, setup if compiled.judgment_model is not None else None, reader.fingerprint())
     before: dict[str, str | None] = config.get("fingerprints", {})
     changes = sorted(name for name, value in now.items() if before.get(name) != value)
@@ -375,7 +383,11 @@ def resume_run(
         }
         me = take_over(con, run_id, status)  # refuses while another process drives the run
         last_chunk = first_row(con.execute("SELECT max(chunk_no) FROM chunks WHERE run_id = ?", [run_id]))
-        con.execute("UPDATE runs SET status = 'running', error = NULL WHERE run_id = ?", [run_id])
+        con.execute(
+            "UPDATE runs SET status = 'running', error = NULL, dataset_path = ? WHERE run_id = ?",
+            [data_source, run_id],  # a moved dataset: the review screen finds its images in the new place
+        )
+        moved = {"dataset_moved": {"from": dataset_path, "to": data_source}} if data_source != dataset_path else {}
         audit.record_one(
             con,
             "run_resumed",
@@ -384,7 +396,8 @@ def resume_run(
                 "items_already_scored": len(done_items),
                 "changed": changes,
                 "allowed_changes": bool(changes),
-            },
+            }
+            | moved,
             run_id,
         )
     first_chunk = int(last_chunk[0]) + 1 if last_chunk and last_chunk[0] is not None else 0

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         load_rulebook,
         open_run,
         report,
+        resume,
         runs,
         score,
     )
@@ -43,7 +44,19 @@ if TYPE_CHECKING:
     from scorers.providers.spec import parse_model
     from scorers.router import RouterConfig
 
-_API = {"Run", "audit_log", "compare", "export", "findings", "load_rulebook", "open_run", "report", "runs", "score"}
+_API = {
+    "Run",
+    "audit_log",
+    "compare",
+    "export",
+    "findings",
+    "load_rulebook",
+    "open_run",
+    "report",
+    "resume",
+    "runs",
+    "score",
+}
 _MODELS = {
     "JudgeSetup": "engine.model_run",
     "JudgeSettings": "scorers.judge.judge",
@@ -90,6 +103,7 @@ __all__ = [
     "open_run",
     "parse_model",
     "report",
+    "resume",
     "runs",
     "score",
 ]

@@ -102,6 +102,21 @@ def score(
     return Run(summary.run_id, Path(db), summary)
 
 
+def resume(
+    run: str,
+    db: str | Path,
+    *,
+    rulebook: str | Path | None = None,
+    dataset: str | Path | None = None,
+    allow_changed: bool = False,
+) -> Run:
+    """Continue a killed or interrupted run (same as ``labelgate resume``); stored model answers are replayed."""
+    from engine.run import resume_run
+
+    summary = resume_run(db, run, allow_changed=allow_changed, rulebook=rulebook, dataset=dataset)
+    return Run(summary.run_id, Path(db), summary)
+
+
 def open_run(run: str, db: str | Path) -> Run:
     """A stored run by id, unique id prefix, or ``"latest"``."""
     with Store(db).read() as con:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -103,6 +104,49 @@ def test_resume_refuses_a_changed_rulebook_unless_allowed(tmp_path: Path, small:
         duplicates = con.execute("SELECT item_id FROM items GROUP BY 1 HAVING count(*) > 1").fetchall()
     assert payload["changed"] == ["rulebook"] and payload["allowed_changes"] is True
     assert duplicates == []
+
+
+def test_a_moved_dataset_resumes_from_its_new_place(tmp_path: Path) -> None:
+    import shutil
+
+    import labelgate
+    from engine.run import score_dataset
+    from labelgate.errors import RunInterrupted
+
+    data = generate(tmp_path / "data", SyntheticSpec(images=20, seed=2))
+    rules = REPO / "examples" / "nuimages-boxes.yaml"
+    whole = labelgate.score(data.coco, rulebook=rules, db=tmp_path / "whole.duckdb").summary
+    db = tmp_path / "runs.duckdb"
+    pressed: list[int] = []
+
+    def ctrl_c_once(_: object) -> None:  # after the first chunk is committed
+        if not pressed:
+            pressed.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(RunInterrupted) as stopped:
+        score_dataset(data.coco, rules, db, chunk_annotations=10, progress=ctrl_c_once)
+    run_id = stopped.value.run_id
+    with duckdb.connect(str(db)) as con:
+        done = con.execute("SELECT count(*) FROM items").fetchall()[0][0]
+    assert 0 < done < whole.items_scored
+    moved = tmp_path / "elsewhere"
+    shutil.move(data.root, moved)
+    refused = run_cli("resume", run_id, "--db", db)
+    assert refused.code == 1 and "which no longer exists: pass --dataset" in refused.stderr
+    again = labelgate.resume(run_id, db, dataset=moved / data.coco.name).summary
+    assert (again.items_scored, again.passed, again.failed, again.needs_review, again.findings) == (
+        whole.items_scored,
+        whole.passed,
+        whole.failed,
+        whole.needs_review,
+        whole.findings,
+    )
+    with duckdb.connect(str(db)) as con:
+        path = con.execute("SELECT dataset_path FROM runs").fetchall()[0][0]
+        payload = json.loads(con.execute("SELECT payload FROM audit_log WHERE event = 'run_resumed'").fetchall()[0][0])
+    assert path == str((moved / data.coco.name).resolve())
+    assert payload["dataset_moved"] == {"from": str(data.coco.resolve()), "to": path} and payload["changed"] == []
 
 
 def test_audit_verify_names_an_edited_or_deleted_entry(tmp_path: Path, small: Path) -> None:
