@@ -13,7 +13,9 @@ so closing after every chunk would cost more than the scoring itself.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +30,20 @@ from labelgate.errors import StoreError
 from labelgate.settings import HOLD_S, LOCK_TIMEOUT_S
 
 _MIGRATED: set[str] = set()
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.RLock:
+    """One lock per database file in this process: its write transactions take turns.
+
+    DuckDB lets the threads of one process write at once but aborts one of two transactions
+    that touch the same rows (both appending the next audit entry, say); the review screen
+    serves every reviewer from threads of one process, so their writes go one at a time.
+    """
+    key = str(path.resolve())
+    with _LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -77,12 +93,13 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived read-write connection inside one transaction, committed on success."""
-        con = self.open_migrated()
-        try:
-            with transaction(con):
-                yield con
-        finally:
-            con.close()
+        with _write_lock(self.path):
+            con = self.open_migrated()
+            try:
+                with transaction(con):
+                    yield con
+            finally:
+                con.close()
 
     def session(self, hold_s: float | None = None) -> WriteSession:
         """A write session for a long job (see :class:`WriteSession`)."""
@@ -117,7 +134,8 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         yield con
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT has already rolled back
+            con.execute("ROLLBACK")
         raise
 
 
@@ -141,7 +159,7 @@ class WriteSession:
             self._con = self.store.open_migrated()
             self._opened = time.monotonic()
         try:
-            with transaction(self._con):
+            with _write_lock(self.store.path), transaction(self._con):
                 yield self._con
         except BaseException:
             self.release()

@@ -317,3 +317,35 @@ def test_dashboard_counts_progress_and_cost(image_run: ReviewSource) -> None:
     assert int(board.scores["items"].sum()) == run["items_scored"]
     assert len(board.top_rules) and float(board.cost_by_tier["cost_usd"].sum()) == pytest.approx(run["cost_usd"])
     assert list(board.decisions["decision"]) == ["accept"]
+
+
+def test_concurrent_decisions_in_one_process_all_land_and_keep_the_chain(
+    image_run: ReviewSource, tmp_path: Path
+) -> None:
+    """Streamlit serves every reviewer from threads of one process: their decisions must not clash."""
+    import threading
+
+    db = tmp_path / "copy.duckdb"
+    db.write_bytes(image_run.db.read_bytes())
+    items = review_items(db, image_run.run_id)[:6]
+    hashes = {item: load_item(db, image_run.run_id, item).bound_hash for item in items}
+    before = _rows(db, "SELECT count(*) FROM reviews")[0][0]
+    start = threading.Barrier(len(items))
+    errors: list[BaseException] = []
+
+    def decide(item: str) -> None:
+        start.wait()
+        try:
+            record_decision(db, image_run.run_id, item, reviewer=ANA, decision="accept", expected_hash=hashes[item])
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=decide, args=(item,)) for item in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _rows(db, "SELECT count(*) FROM reviews")[0][0] == before + len(items)
+    with Store(db).read() as con:
+        assert audit.verify(con).ok
