@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from app.output import emit, err, out, style_from
-from engine.audit import verify
+from engine.audit import Anchor, verify
 from engine.queries import resolve_run
 from engine.store import Store
 from labelgate.settings import DB
@@ -89,17 +89,41 @@ def report(
 
 
 @audit_app.command("verify")
-def audit_verify(db: Path = DB_OPT, json_: bool = typer.Option(False, "--json", help="Output JSON.")) -> None:
+def audit_verify(
+    db: Path = DB_OPT,
+    anchor: list[str] = typer.Option(
+        None, "--anchor", metavar="SEQ:HASH", help="An earlier printed head: that entry must still be there (repeat)."
+    ),
+    json_: bool = typer.Option(False, "--json", help="Output JSON."),
+) -> None:
     """Recompute the audit log's hash chain; exit 1 and name the first broken entry if it fails.
 
-    Example: labelgate audit verify --db runs.duckdb
+    It prints the head (last entry and its hash): keep it outside the database (a ticket, the
+    report), and pass it back with --anchor to prove later that no entry was cut off the end.
+
+    Example: labelgate audit verify --db runs.duckdb --anchor 53:9f2c4e1a77b0d3e5
     """
+    try:
+        anchors = [Anchor.parse(text) for text in anchor or []]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--anchor") from None
     with Store(_db(db)).read() as con:
-        result = verify(con)
+        result = verify(con, anchors)
     if json_:
         print(json.dumps(result.__dict__))
     elif result.ok:
-        out.print(f"audit log verified: {result.entries} entries, chain intact")
+        anchored = f"; {len(anchors)} anchor(s) found" if anchors else ""
+        out.print(
+            f"audit log verified: {result.entries} entries, chain intact{anchored}"
+            + (
+                f"\nhead: {result.head} (keep it: `--anchor {result.head}` later proves no entry up to it was removed)"
+                if result.head
+                else ""
+            ),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
         err.print(
             f"error: audit log BROKEN at entry {result.first_broken}: {result.problem}", markup=False, soft_wrap=True

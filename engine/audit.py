@@ -96,14 +96,38 @@ class Verification:
     ok: bool
     first_broken: int | None = None
     problem: str | None = None
+    head: str | None = None  # ``SEQ:HASH`` of the last entry: an anchor to keep outside the database
 
 
-def verify(con: duckdb.DuckDBPyConnection) -> Verification:
-    """Recompute the chain; the first entry whose hash, link or sequence number is wrong fails it."""
+@dataclass(frozen=True)
+class Anchor:
+    """``SEQ:HASH`` of an entry recorded earlier (printed by ``audit verify``, shown in reports).
+
+    The chain alone cannot show that entries were cut off its end; an anchor kept elsewhere
+    can: the entry must still be there with the same hash.
+    """
+
+    seq: int
+    hash: str
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        seq, _, digest = text.strip().partition(":")
+        if not seq.isdigit() or len(digest) < 12 or any(c not in "0123456789abcdef" for c in digest.lower()):
+            raise ValueError(f"anchor {text!r} is not SEQ:HASH (e.g. 53:9f2c...; at least 12 hex digits)")
+        return cls(int(seq), digest.lower())
+
+
+def verify(con: duckdb.DuckDBPyConnection, anchors: Sequence[Anchor] = ()) -> Verification:
+    """Recompute the chain; the first entry whose hash, link or sequence number is wrong fails it.
+
+    Each anchor must name an entry still present with a hash starting with the anchor's.
+    """
     rows: Iterable[tuple[Any, ...]] = con.execute(
         "SELECT seq, ts, actor, event, run_id, payload, prev_hash, hash FROM audit_log ORDER BY seq"
     ).fetchall()
     prev, expected_seq, count = GENESIS, 1, 0
+    hashes: dict[int, str] = {}
     for seq, ts, actor, event, run_id, payload, prev_hash, digest in rows:
         count += 1
         if seq != expected_seq:
@@ -113,5 +137,16 @@ def verify(con: duckdb.DuckDBPyConnection) -> Verification:
         actual = entry_hash(prev_hash, seq, ts, actor, event, run_id, orjson.loads(payload))
         if actual != digest:
             return Verification(count, False, seq, f"entry {seq} ({event}) was altered: its hash does not match")
+        if anchors:
+            hashes[seq] = digest
         prev, expected_seq = digest, seq + 1
-    return Verification(count, True)
+    for anchor in anchors:
+        found = hashes.get(anchor.seq)
+        if found is None:
+            last = expected_seq - 1
+            return Verification(
+                count, False, anchor.seq, f"anchored entry {anchor.seq} is gone: the log ends at entry {last}"
+            )
+        if not found.startswith(anchor.hash):
+            return Verification(count, False, anchor.seq, f"entry {anchor.seq} differs from its anchor")
+    return Verification(count, True, head=f"{expected_seq - 1}:{prev}" if count else None)

@@ -174,6 +174,34 @@ def test_audit_verify_names_an_edited_or_deleted_entry(tmp_path: Path, small: Pa
     assert count > 3
 
 
+def test_an_anchor_shows_entries_cut_off_the_end(tmp_path: Path, small: Path) -> None:
+    from engine.run import score_dataset
+
+    db = tmp_path / "runs.duckdb"
+    score_dataset(small, REPO / "examples" / "nuimages-boxes.yaml", db)
+    ok = run_cli("audit", "verify", "--db", db)
+    head = ok.stdout.split("head: ")[1].split()[0]
+    seq, digest = head.split(":")
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("SELECT max(seq), arg_max(hash, seq) FROM audit_log").fetchall() == [(int(seq), digest)]
+    short = f"{seq}:{digest[:16]}"
+    assert run_cli("audit", "verify", "--db", db, "--anchor", short).code == 0
+    score_dataset(small, REPO / "examples" / "nuimages-boxes.yaml", db)  # the log grows: the anchor still holds
+    assert "1 anchor(s) found" in run_cli("audit", "verify", "--db", db, "--anchor", short).stdout
+    with duckdb.connect(str(db)) as con:
+        con.execute("DELETE FROM audit_log WHERE seq >= ?", [int(seq) - 1])  # cut the tail: the chain alone is fine
+    assert run_cli("audit", "verify", "--db", db).code == 0
+    cut = run_cli("audit", "verify", "--db", db, "--anchor", short)
+    assert cut.code == 1
+    assert cut.stderr.strip() == (
+        f"error: audit log BROKEN at entry {seq}: anchored entry {seq} is gone: the log ends at entry {int(seq) - 2}"
+    )
+    rewritten = run_cli("audit", "verify", "--db", db, "--anchor", "2:" + "0" * 16)  # a chain recomputed since
+    assert rewritten.code == 1 and "entry 2 differs from its anchor" in rewritten.stderr
+    bad = run_cli("audit", "verify", "--db", db, "--anchor", "12")
+    assert bad.code == 2 and "is not SEQ:HASH" in bad.stderr
+
+
 REVIEW_WRITER = """
 import sys, time
 from engine.review import load_item, record_decision

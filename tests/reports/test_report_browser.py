@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from engine.store import Store
 from reports.compare import compare_report
 from reports.html import SECTIONS, report
 from tests.browser import find_chromium, open_offline
@@ -49,6 +50,9 @@ def test_report_renders_offline_in_chromium(demo: DemoRun, tmp_path: Path) -> No
     assert loaded.failed == []
     assert headings == [title for _, title in SECTIONS]
     assert "Audit chain verified" in status
+    with Store(demo.db).read() as con:  # the head it shows is an entry of the log, to anchor a later verify
+        seq, digest = status.split("--anchor ")[1].split()[0].split(":")
+        assert con.execute("SELECT hash FROM audit_log WHERE seq = ?", [int(seq)]).fetchall() == [(digest,)]
     assert images and all(done and width > 0 for done, width in images)  # thumbnails decoded
     assert charts >= 4
     with Image.open(shot) as picture:
