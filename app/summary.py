@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from app.output import out
+from app.output import err, out
 from engine.run import RunSummary
 
 
@@ -40,3 +40,12 @@ def print_summary(summary: RunSummary) -> None:
     if summary.top_rules:
         top = ", ".join(f"{rule} ({n})" for rule, n in summary.top_rules)
         out.print(f"top rules fired: {top}", soft_wrap=True)
+    for rule in summary.rules_on_every_item:
+        err.print(
+            f"note: {rule} fired on every one of the {summary.items_scored:,} items: a dataset-wide cause "
+            "(dataset path or format, image folder, a rulebook parameter) is likelier than that many separate "
+            f"mistakes; `labelgate findings {summary.run_id} --rule {rule} --limit 5` shows examples",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -80,6 +80,7 @@ class RunSummary:
     findings: int = 0
     duration_s: float = 0.0
     top_rules: list[tuple[str, int]] = field(default_factory=list)
+    rules_on_every_item: list[str] = field(default_factory=list)  # a sign of a dataset-wide cause
     stage_seconds: dict[str, float] = field(default_factory=dict)
     models: str | None = None
     simulated: bool = False
@@ -566,6 +567,18 @@ def read_totals(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
             [summary.run_id],
         ).fetchall()
     ]
+    if summary.items_scored >= EVERY_ITEM_MIN:
+        summary.rules_on_every_item = [
+            str(r[0])
+            for r in con.execute(
+                """SELECT rule_id FROM findings WHERE run_id = ? GROUP BY rule_id
+                   HAVING count(DISTINCT item_id) = ? ORDER BY rule_id""",
+                [summary.run_id, summary.items_scored],
+            ).fetchall()
+        ]
+
+
+EVERY_ITEM_MIN = 20  # below this, one rule firing on every item is plausible on its own
 
 
 def stored_summary(con: duckdb.DuckDBPyConnection, run_id: str, db: Path) -> RunSummary:

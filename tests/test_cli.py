@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from tests.helpers import MINIMAL_RULEBOOK, box, coco, image, run_cli, write_coco, write_rulebook
+from tests.helpers import MINIMAL_RULEBOOK, REPO, box, coco, image, run_cli, write_coco, write_rulebook
 
 
 def _dataset(tmp_path: Path) -> Path:
@@ -39,6 +40,20 @@ def test_demo_runs_offline_and_prints_summary(tmp_path: Path) -> None:
         "evidence",
     } <= set(rows[0])
     assert any(r["rule_id"] == "GEO-001" for r in rows)
+
+
+def test_a_rule_firing_on_every_item_gets_a_note(tmp_path: Path) -> None:
+    from ingest.synthetic import SyntheticSpec, generate
+
+    rules = REPO / "examples" / "nuimages-boxes.yaml"
+    spec = SyntheticSpec(images=24, seed=1, malformed=False)
+    bare = generate(tmp_path / "bare", replace(spec, draw_images=False)).coco  # annotations without image files
+    noted = run_cli("score", bare, "--rulebook", rules, "--db", tmp_path / "a.duckdb")
+    assert noted.code == 0, noted.stderr
+    assert "note: FILE-001 fired on every one of the 24 items: a dataset-wide cause" in noted.stderr
+    full = generate(tmp_path / "full", spec).coco
+    quiet = run_cli("score", full, "--rulebook", rules, "--db", tmp_path / "b.duckdb")
+    assert quiet.code == 0 and "fired on every one" not in quiet.stderr
 
 
 def test_score_runs_findings_export(tmp_path: Path) -> None:
