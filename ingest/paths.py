@@ -22,6 +22,7 @@ class DatasetRoot:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
         self._root_text = str(self.root)
+        self._safe_folders: set[str] = {self._root_text}
 
     def resolve(self, relative: str) -> Path:
         """The real path of ``relative`` inside the root; raises :class:`UnsafePath` otherwise."""
@@ -49,16 +50,31 @@ class DatasetRoot:
             raise UnsafePath(f"path {relative!r} leads outside the dataset root (symlink?)")
         return candidate
 
+    def check(self, relative: str) -> None:
+        """Raise :class:`UnsafePath` unless ``relative`` stays inside the root; cheap for missing files."""
+        self._existing(relative)
+
     def find(self, relative: str, subdirs: tuple[str, ...] = ("", "images")) -> Path | None:
         """First existing file for ``relative`` under the root or its usual image folders."""
         for sub in subdirs:
-            name = f"{sub}/{relative}" if sub else relative
-            joined = self._joined(name)
-            if not os.path.lexists(joined):  # one stat; resolving (a syscall per part) only for what exists
-                continue
-            path = self._inside(joined, name)
-            if path.is_file():
+            path = self._existing(f"{sub}/{relative}" if sub else relative)
+            if path is not None and path.is_file():
                 return path
+        return None
+
+    def _existing(self, name: str) -> Path | None:
+        """The real path of ``name`` if something is there, else None; refuses escapes either way.
+
+        One ``lstat`` decides; a missing name's folder is still checked (once per folder), so a
+        symlinked folder leading outside is refused whether or not the file exists in it.
+        """
+        joined = self._joined(name)
+        if os.path.lexists(joined):
+            return self._inside(joined, name)
+        folder = os.path.dirname(joined)
+        if folder not in self._safe_folders:
+            self._inside(folder, name)
+            self._safe_folders.add(folder)
         return None
 
     def relative(self, path: Path) -> str:

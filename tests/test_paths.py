@@ -46,6 +46,9 @@ def test_symlinks_are_followed_only_inside_the_root(tmp_path: Path) -> None:
     assert data.find("images\\sub\\a.png") == found
     assert data.find("alias.png") == found
     assert data.find("missing.png") is None
-    for name in ("leak.png", "linked/secret.png", "dangling.png"):
+    for name in ("leak.png", "linked/secret.png", "linked/missing.png", "dangling.png"):  # exists or not: refused
         with pytest.raises(UnsafePath, match="outside the dataset root"):
             data.find(name)
+        with pytest.raises(UnsafePath, match="outside the dataset root"):
+            data.check(name)
+    data.check("images/sub/not-yet.png")  # a missing file in a safe folder is fine

@@ -177,7 +177,7 @@ class CocoReader(DatasetReader):
         if file_name in file_names:
             return f"duplicate file_name {file_name!r} (also image id {file_names[file_name]})", None
         try:
-            self.root.resolve(file_name)
+            self.root.check(file_name)
         except UnsafePath as exc:
             return f"unsafe file_name: {exc}", None
         width: Any = record.get("width")

@@ -153,7 +153,7 @@ class VocReader(DatasetReader):
         if not name:
             return rel, "no <filename>: the image cannot be identified", None
         try:
-            self.root.resolve(name)  # the name itself must be a safe relative path
+            self.root.check(name)  # the name itself must be a safe relative path
         except UnsafePath as exc:
             return rel, f"unsafe <filename>: {exc}", None
         beside = str(PurePosixPath(rel).parent)
