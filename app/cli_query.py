@@ -11,10 +11,10 @@ import typer
 from app.output import emit, err, out, style_from
 from engine import queries
 from engine.store import Store
-from labelgate.errors import ConfigError, LabelgateError
+from labelgate.errors import ConfigError
 from labelgate.settings import DB
 from reports.export import FORMATS, TABLES, export, export_all
-from rulebook.loader import load_text
+from rulebook.loader import load_stored
 
 JSON_OPT = typer.Option(False, "--json", help="Output JSON.")
 NL_OPT = typer.Option(False, "--nl", help="Output newline-delimited JSON.")
@@ -142,14 +142,10 @@ def _run_vocabulary(con: Any, run_id: str) -> tuple[set[str], set[str]]:
     rules: set[str] = set()
     severities: set[str] = set()
     row = con.execute("SELECT rulebook_yaml FROM runs WHERE run_id = ?", [run_id]).fetchone()
-    if row and row[0]:
-        try:
-            rulebook = load_text(row[0]).rulebook
-        except LabelgateError:
-            pass
-        else:
-            rules = {r.id for r in rulebook.rules}
-            severities = set(rulebook.severities)
+    rulebook = load_stored(row[0] if row else None)
+    if rulebook is not None:
+        rules = {r.id for r in rulebook.rules}
+        severities = set(rulebook.severities)
     for rule_id, severity in con.execute(
         "SELECT DISTINCT rule_id, severity FROM findings WHERE run_id = ?", [run_id]
     ).fetchall():

@@ -180,7 +180,13 @@ class BackgroundWriter:
             ]
             if escalations:
                 audit.record(con, escalations)
-            self.on_commit(counts)
             return counts
 
-        return self.db.submit(work)
+        future = self.db.submit(work)
+        # after COMMIT, on the database thread, outside the transaction and the file's write lock
+        future.add_done_callback(self._committed)
+        return future
+
+    def _committed(self, future: Future[ChunkCounts]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self.on_commit(future.result())

@@ -31,7 +31,7 @@ from engine import audit
 from engine.reviewers import Reviewer, check_reviewer
 from engine.store import Store
 from engine.writer import utcnow
-from labelgate.errors import LabelgateError, ReviewError, StaleReviewError
+from labelgate.errors import ReviewError, StaleReviewError
 
 Decision = Literal["accept", "reject", "fix_label"]
 DECISIONS: tuple[Decision, ...] = ("accept", "reject", "fix_label")
@@ -136,14 +136,10 @@ class ItemDetail:
 @functools.lru_cache(maxsize=32)
 def _taxonomy(fingerprint: str, rulebook_yaml: str | None) -> tuple[str, ...]:
     """Labels of a run's rulebook, from the YAML the run stored (cached by fingerprint)."""
-    if not rulebook_yaml:
-        return ()
-    from rulebook.loader import load_text
+    from rulebook.loader import load_stored
 
-    try:
-        taxonomy = load_text(rulebook_yaml).rulebook.taxonomy
-    except LabelgateError:
-        return ()
+    rulebook = load_stored(rulebook_yaml)
+    taxonomy = rulebook.taxonomy if rulebook is not None else None
     return tuple(taxonomy.labels) if taxonomy is not None else ()
 
 

@@ -43,7 +43,7 @@ from labelgate.settings import CHUNK_ANNOTATIONS
 from labelgate.version import __version__
 from rulebook.compiler import Backend, CompiledRulebook, compile_rulebook
 from rulebook.diff import diff_rulebooks
-from rulebook.loader import load_file, load_text
+from rulebook.loader import load_file, load_stored
 from scorers.measure import fields_for
 
 if TYPE_CHECKING:  # the model stack (openai, instructor) is imported only by runs that use it
@@ -296,8 +296,9 @@ def _rulebook_change(con: Any, compiled: CompiledRulebook, run_id: str, actor: s
         "from_fingerprint": row[0],
         "to_fingerprint": compiled.fingerprint,
     }
-    with contextlib.suppress(RulebookError):
-        diff = diff_rulebooks(load_text(row[2], row[3] or "previous").rulebook, compiled.rulebook)
+    previous = load_stored(row[2])
+    if previous is not None:
+        diff = diff_rulebooks(previous, compiled.rulebook)
         payload |= {
             "added": diff.added,
             "removed": diff.removed,
@@ -305,17 +306,6 @@ def _rulebook_change(con: Any, compiled: CompiledRulebook, run_id: str, actor: s
             "sections": diff.sections,
         }
     return audit.Event("rulebook_changed", actor, payload, run_id)
-
-
-def _stored_rulebook_diff(store: Store, run_id: str, compiled: CompiledRulebook) -> str:
-    """What changed from the rulebook a run stored to ``compiled``, in one line for the refusal."""
-    with store.read() as con:
-        row = first_row(con.execute("SELECT rulebook_yaml FROM runs WHERE run_id = ?", [run_id]))
-    try:
-        stored = load_text(row[0] if row and row[0] else "", "stored rulebook").rulebook
-    except RulebookError:
-        return "the stored copy cannot be read"
-    return diff_rulebooks(stored, compiled.rulebook).summary()
 
 
 def resume_run(
@@ -341,17 +331,21 @@ def resume_run(
         run_id = resolve_run(con, run)
         row = first_row(
             con.execute(
-                """SELECT status, dataset_path, dataset_format, rulebook_path, rule_engine, config
+                """SELECT status, dataset_path, dataset_format, rulebook_path, rule_engine, config, rulebook_yaml
                FROM runs WHERE run_id = ?""",
                 [run_id],
             )
         )
     assert row is not None
-    status, dataset_path, dataset_format, rulebook_path, backend, config_text = row
+    status, dataset_path, dataset_format, rulebook_path, backend, config_text, rulebook_yaml = row
     if status == "finished":
         raise RunError(f"run {run_id} already finished: nothing to resume (`labelgate runs` shows its counts)")
     config = orjson.loads(config_text)
-    source = rulebook or rulebook_path
+    if rulebook is not None and not Path(rulebook).exists():
+        raise RunError(f"--rulebook {rulebook} does not exist: check the path")
+    if dataset is not None and not Path(dataset).exists():
+        raise RunError(f"--dataset {dataset} does not exist: check the path")
+    source = str(Path(rulebook).resolve()) if rulebook is not None else rulebook_path
     if not Path(source).exists():
         raise RunError(f"run {run_id} was scored with {source}, which no longer exists: pass --rulebook")
     compiled = compile_for(source, backend)
@@ -368,12 +362,17 @@ def resume_run(
     before: dict[str, str | None] = config.get("fingerprints", {})
     changes = sorted(name for name, value in now.items() if before.get(name) != value)
     if changes and not allow_changed:
-        what = ", ".join(changes)
+        what, hint = ", ".join(changes), ""
         if "rulebook" in changes:
-            what += f" ({_stored_rulebook_diff(store, run_id, compiled)})"
+            stored = load_stored(rulebook_yaml)
+            detail = diff_rulebooks(stored, compiled.rulebook).summary() if stored else "its stored copy cannot be read"
+            what += f" ({detail})"
+            hint = "pass --rulebook with the run's rulebook, "
+        if "dataset" in changes:
+            hint += "pass --dataset with the run's dataset, "
         raise RunError(
-            f"run {run_id} cannot resume: the {what} changed since it started; start a new run, "
-            "pass --rulebook with the run's rulebook, or resume with --allow-changed (recorded in the audit log)"
+            f"run {run_id} cannot resume: the {what} changed since it started; start a new run, {hint}"
+            "or resume with --allow-changed (recorded in the audit log)"
         )
     who = actor or default_actor()
     with store.write() as con:
@@ -384,11 +383,15 @@ def resume_run(
         }
         me = take_over(con, run_id, status)  # refuses while another process drives the run
         last_chunk = first_row(con.execute("SELECT max(chunk_no) FROM chunks WHERE run_id = ?", [run_id]))
-        con.execute(
-            "UPDATE runs SET status = 'running', error = NULL, dataset_path = ? WHERE run_id = ?",
-            [data_source, run_id],  # a moved dataset: the review screen finds its images in the new place
+        con.execute(  # moved files: later resumes and the review screen (images) find them in the new place
+            "UPDATE runs SET status = 'running', error = NULL, dataset_path = ?, rulebook_path = ? WHERE run_id = ?",
+            [data_source, source, run_id],
         )
-        moved = {"dataset_moved": {"from": dataset_path, "to": data_source}} if data_source != dataset_path else {}
+        moved = {
+            f"{name}_moved": {"from": before, "to": after}
+            for name, before, after in (("dataset", dataset_path, data_source), ("rulebook", rulebook_path, source))
+            if before != after
+        }
         audit.record_one(
             con,
             "run_resumed",

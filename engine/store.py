@@ -83,8 +83,10 @@ class Store:
         try:
             key = str(self.path.resolve())
             if key not in _MIGRATED:
-                migrate(con)
-                _MIGRATED.add(key)
+                with _write_lock(self.path):  # threads opening a new file at once would clash on the catalog
+                    if key not in _MIGRATED:
+                        migrate(con)
+                        _MIGRATED.add(key)
         except BaseException:
             con.close()
             raise

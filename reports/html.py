@@ -33,7 +33,7 @@ from labelgate.version import __version__
 from reports import charts, data
 from reports.agreement import HUMAN_OUTCOME, OUTCOMES, cohen_kappa, confusion_matrix, machine_outcome
 from reports.thumbs import Box, Thumbnailer, dataset_root, highlight
-from rulebook.loader import load_text
+from rulebook.loader import load_stored
 
 TEMPLATES = Path(__file__).parent / "templates"
 SECTIONS = (
@@ -96,11 +96,8 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _rulebook_facts(yaml_text: str | None) -> dict[str, Any]:
-    if not yaml_text:
-        return {"guideline": None, "guideline_url": None, "pass_at": None, "rules": {}}
-    try:
-        book = load_text(yaml_text).rulebook
-    except Exception:  # a stored rulebook that no longer loads still gets a report
+    book = load_stored(yaml_text)
+    if book is None:  # none stored, or it no longer loads: the report goes without its facts
         return {"guideline": None, "guideline_url": None, "pass_at": None, "rules": {}}
     return {
         "guideline": book.guideline.title,

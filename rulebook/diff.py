@@ -12,6 +12,7 @@ from rulebook.fingerprint import rulebook_fingerprint
 from rulebook.model import Rulebook
 
 SECTIONS = ("applies_to", "taxonomy", "attributes", "params", "judgments", "scoring", "oversight")
+METADATA = ("rulebook", "version", "title", "description", "guideline")
 
 
 @dataclass
@@ -30,6 +31,7 @@ class RulebookDiff:
     removed: list[str] = field(default_factory=list)
     changed: list[RuleChange] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
+    metadata: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
@@ -44,10 +46,14 @@ class RulebookDiff:
                 ("removed", self.removed),
                 ("changed", [c.rule_id for c in self.changed]),
                 ("sections changed:", self.sections),
+                ("metadata changed:", [self._metadata_change(name) for name in self.metadata]),
             )
             if ids
         ]
-        return "; ".join(parts) or "only formatting or comments"
+        return "; ".join(parts) or "nothing that changes a score (formatting, comments or examples)"
+
+    def _metadata_change(self, name: str) -> str:
+        return f"version {self.old_version} → {self.new_version}" if name == "version" else name
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +69,7 @@ class RulebookDiff:
                 for c in self.changed
             ],
             "sections_changed": self.sections,
+            "metadata_changed": self.metadata,
         }
 
 
@@ -85,4 +92,5 @@ def diff_rulebooks(old: Rulebook, new: Rulebook) -> RulebookDiff:
             result.changed.append(RuleChange(rid, changes))
     old_dump, new_dump = old.model_dump(mode="json"), new.model_dump(mode="json")
     result.sections = [s for s in SECTIONS if old_dump.get(s) != new_dump.get(s)]
+    result.metadata = [m for m in METADATA if old_dump.get(m) != new_dump.get(m)]
     return result

@@ -208,6 +208,20 @@ def load_text(source: str, file: str = "<rulebook>") -> LoadedRulebook:
     return LoadedRulebook(rulebook, positions, file, source)
 
 
+def load_stored(source: str | None) -> Rulebook | None:
+    """The rulebook a run stored as YAML text, or None when it has none or it no longer loads.
+
+    For read-side views (reports, the review screen, option checks): an old run whose
+    rulebook predates today's schema still gets a report, just without the rulebook's facts.
+    """
+    if not source:
+        return None
+    try:
+        return load_text(source, "stored rulebook").rulebook
+    except RulebookError:
+        return None
+
+
 def load_file(path: str | Path) -> LoadedRulebook:
     """Read and validate a rulebook file (not yet compiled: see :func:`rulebook.compile`)."""
     file = str(path)

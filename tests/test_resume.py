@@ -97,6 +97,9 @@ def test_resume_refuses_a_changed_rulebook_unless_allowed(tmp_path: Path, small:
     with duckdb.connect(str(twin)) as con:
         payload = json.loads(con.execute("SELECT payload FROM audit_log WHERE event = 'run_resumed'").fetchall()[0][0])
     assert payload["changed"] == [] and payload["allowed_changes"] is False
+    assert payload["rulebook_moved"] == {"from": str(rules.resolve()), "to": str(original.resolve())}
+    with duckdb.connect(str(twin)) as con:  # a later resume finds the rulebook where it was given
+        assert con.execute("SELECT rulebook_path FROM runs").fetchall() == [(str(original.resolve()),)]
     allowed = run_cli("resume", run_id, "--db", db, "--allow-changed", "--quiet")
     assert allowed.code == 0, allowed.stderr
     with duckdb.connect(str(db)) as con:
@@ -134,6 +137,16 @@ def test_a_moved_dataset_resumes_from_its_new_place(tmp_path: Path) -> None:
     shutil.move(data.root, moved)
     refused = run_cli("resume", run_id, "--db", db)
     assert refused.code == 1 and "which no longer exists: pass --dataset" in refused.stderr
+    typo = run_cli("resume", run_id, "--db", db, "--dataset", tmp_path / "elswhere")
+    assert typo.stderr.strip() == f"error: --dataset {tmp_path / 'elswhere'} does not exist: check the path"
+    other = generate(tmp_path / "other", SyntheticSpec(images=20, seed=3)).coco  # same shape, other content
+    different = run_cli("resume", run_id, "--db", db, "--dataset", other)
+    assert different.code == 1 and different.stderr.strip() == (
+        f"error: run {run_id} cannot resume: the dataset changed since it started; start a new run, "
+        "pass --dataset with the run's dataset, or resume with --allow-changed (recorded in the audit log)"
+    )
+    with duckdb.connect(str(db)) as con:  # a refused resume changes nothing
+        assert con.execute("SELECT dataset_path FROM runs").fetchall() == [(str(data.coco.resolve()),)]
     again = labelgate.resume(run_id, db, dataset=moved / data.coco.name).summary
     assert (again.items_scored, again.passed, again.failed, again.needs_review, again.findings) == (
         whole.items_scored,
@@ -147,6 +160,7 @@ def test_a_moved_dataset_resumes_from_its_new_place(tmp_path: Path) -> None:
         payload = json.loads(con.execute("SELECT payload FROM audit_log WHERE event = 'run_resumed'").fetchall()[0][0])
     assert path == str((moved / data.coco.name).resolve())
     assert payload["dataset_moved"] == {"from": str(data.coco.resolve()), "to": path} and payload["changed"] == []
+    assert "rulebook_moved" not in payload
 
 
 def test_audit_verify_names_an_edited_or_deleted_entry(tmp_path: Path, small: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rulebook.model import Rulebook
 from tests.helpers import EXAMPLE_RULEBOOK, MINIMAL_RULEBOOK, run_cli, write_rulebook
 
 JUDGED = MINIMAL_RULEBOOK.replace(
@@ -161,3 +162,21 @@ def test_check_explain_schema_diff(tmp_path: Path) -> None:
     assert diff["old"]["fingerprint"] != diff["new"]["fingerprint"]
     text = run_cli("rulebook", "diff", old, new).stdout
     assert "+ TAX-009" in text and "- TAX-001" in text and "severity: 'major' -> 'minor'" in text
+    assert diff["metadata_changed"] == ["version"]
+
+
+def test_diff_summary_names_every_kind_of_change() -> None:
+    from rulebook.diff import diff_rulebooks
+    from rulebook.loader import load_text
+
+    def book(text: str) -> Rulebook:
+        return load_text(text).rulebook
+
+    base = book(MINIMAL_RULEBOOK)
+    bumped = book(MINIMAL_RULEBOOK.replace('version: "1"', 'version: "1.1"'))
+    assert diff_rulebooks(base, bumped).summary() == "metadata changed: version 1 → 1.1"
+    assert diff_rulebooks(base, base).summary() == "nothing that changes a score (formatting, comments or examples)"
+    edited = book(
+        MINIMAL_RULEBOOK.replace("severity: major\n", "severity: minor\n", 1).replace("pass_at: 75", "pass_at: 80")
+    )
+    assert diff_rulebooks(base, edited).summary() == "changed GEO-002; sections changed: scoring"

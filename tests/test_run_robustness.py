@@ -173,3 +173,32 @@ def test_take_over_names_the_live_owner(tmp_path: Path) -> None:
         Store(tmp_path / "runs.duckdb").write() as con,
     ):
         take_over(con, run.run_id, "running")
+
+
+def test_threads_opening_a_database_not_yet_migrated_all_get_in(tmp_path: Path) -> None:
+    """The review screen's first reads after an upgrade come from several threads at once."""
+    import threading
+
+    import duckdb
+
+    from engine.store import Store
+
+    db = tmp_path / "old.duckdb"
+    duckdb.connect(str(db)).close()  # exists, no schema yet
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        start.wait()
+        try:
+            with Store(db).read() as con:
+                con.execute("SELECT count(*) FROM runs").fetchall()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
