@@ -27,13 +27,13 @@ RULEBOOK = REPO / "examples" / "nuimages-boxes.yaml"
 
 def deterministic_rulebook(target: Path) -> Path:
     """The example rulebook without its judgment-based rules: this bench measures no model."""
-    return rulebook_without(target, "judgment.")
+    return rulebook_without(target, "judgment.", drop_judgments=True)
 
 
-def rulebook_without(target: Path, field_prefix: str) -> Path:
+def rulebook_without(target: Path, field_prefix: str, *, drop_judgments: bool = False) -> Path:
     """The example rulebook without the rules and oversight checks that read ``field_prefix`` fields."""
     data = yaml.load(RULEBOOK.read_text(encoding="utf-8"))
-    if field_prefix == "judgment.":
+    if drop_judgments:
         data.pop("judgments", None)
     data["rules"] = [r for r in data["rules"] if field_prefix not in r["when"]]
     data["oversight"] = [c for c in data.get("oversight", []) if field_prefix not in c["when"]]

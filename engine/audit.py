@@ -113,8 +113,13 @@ class Anchor:
     @classmethod
     def parse(cls, text: str) -> Anchor:
         seq, _, digest = text.strip().partition(":")
-        if not seq.isdigit() or len(digest) < 12 or any(c not in "0123456789abcdef" for c in digest.lower()):
-            raise ValueError(f"anchor {text!r} is not SEQ:HASH (e.g. 53:9f2c...; at least 12 hex digits)")
+        if (
+            not seq.isdigit()
+            or int(seq) < 1
+            or len(digest) < 12
+            or any(c not in "0123456789abcdef" for c in digest.lower())
+        ):
+            raise ValueError(f"anchor {text!r} is not SEQ:HASH (entry 1 or later; at least 12 hex digits of its hash)")
         return cls(int(seq), digest.lower())
 
 

@@ -211,7 +211,8 @@ def summary_text(c: Comparison) -> str:
             f"  {flip.item_id}: {flip.decision_a} ({_score(flip.score_a)}) → {flip.decision_b} ({_score(flip.score_b)})"
         )
     if c.flipped > len(shown):
-        lines.append(f"  ... {c.flipped - len(shown)} more: --json or --out FILE.html lists them")
+        listed = f"the first {len(c.flips)}" if len(c.flips) < c.flipped else "all of them"
+        lines.append(f"  ... {c.flipped - len(shown)} more: --json or --out FILE.html list {listed}")
     lines.extend(f"note: {n}" for n in c.notes)
     return "\n".join(lines)
 

@@ -166,3 +166,9 @@ def test_text_csv_unclosed_quote_is_named_with_the_lines_it_swallowed(tmp_path: 
         ("item", "line 3"): "expected 2 fields like the header, got 1: a quoted field runs from line 3 to line 5 "
         "(unclosed quote?)"
     }
+    path.write_text('text,label\nfine,pos\nbad,"pos\nok text,neg\nmore,neg\n')  # the label swallows the rest
+    items, bad = read(path)
+    assert [i.text for i in items] == ["fine"]
+    assert reasons(bad) == {
+        ("item", "line 3"): "the label runs from line 3 to line 5: a quote opened in it is not closed; fix the quoting"
+    }

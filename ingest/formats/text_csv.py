@@ -112,6 +112,13 @@ class TextCsvReader(DatasetReader):
                         reason += f": a quoted field runs from line {line} to line {rows.line_num} (unclosed quote?)"
                     yield Quarantined(name, locator, reason, "item", raw=snippet(row))
                     continue
+                if rows.line_num > line and "\n" in row[label_col]:
+                    reason = (
+                        f"the label runs from line {line} to line {rows.line_num}: a quote opened in it is not "
+                        "closed; fix the quoting"
+                    )
+                    yield Quarantined(name, locator, reason, "item", raw=snippet(row))
+                    continue
                 if _has_bad_bytes(row):
                     yield Quarantined(name, locator, "not valid UTF-8 text", "item", raw=snippet(row))
                     continue

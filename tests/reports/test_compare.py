@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
@@ -40,7 +41,7 @@ def _second_run(demo: DemoRun, tmp_path: Path) -> str:
     return score_dataset(demo.dataset.coco, rules, demo.db, format="coco", judge=sim_judge()).run_id
 
 
-def test_compare_two_runs(demo: DemoRun, tmp_path: Path) -> None:
+def test_compare_two_runs(demo: DemoRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     after = _second_run(demo, tmp_path)
     with Store(demo.db).read() as con:
         result = compare(con, demo.run_id, after)
@@ -73,8 +74,13 @@ def test_compare_two_runs(demo: DemoRun, tmp_path: Path) -> None:
     assert listed == flipped[:10]  # the first flipped items by id, each with both decisions and scores
     first = result.flips.iloc[0]
     assert f"{first.item_id}: {first.decision_a} (" in text
-    if len(flipped) > 10:
-        assert f"... {len(flipped) - 10} more" in text
+    assert "more:" not in text if len(flipped) <= 10 else f"... {len(flipped) - 10} more" in text
+
+    with Store(demo.db).read() as con:  # fewer shown than flipped, and fewer listed than flipped
+        capped = compare(con, demo.run_id, after, flip_limit=3)
+    monkeypatch.setattr("reports.compare.FLIPS_SHOWN", 2)
+    capped_text = summary_text(capped)
+    assert f"  ... {len(flipped) - 2} more: --json or --out FILE.html list the first 3" in capped_text
 
 
 def test_a_run_compared_with_itself_changes_nothing(demo: DemoRun, tmp_path: Path) -> None:
