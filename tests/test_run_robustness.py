@@ -202,3 +202,32 @@ def test_threads_opening_a_database_not_yet_migrated_all_get_in(tmp_path: Path) 
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_a_run_holding_the_file_lets_a_waiting_process_in_at_once(tmp_path: Path) -> None:
+    """The lease is 30 s here; a waiter that announces itself still gets in within a second."""
+    import subprocess
+    import sys
+    import time
+
+    from engine.store import Store, waiting_flag
+    from tests.helpers import REPO
+
+    db = tmp_path / "runs.duckdb"
+    session = Store(db).session(hold_s=30)
+    with session.transaction() as con:
+        con.execute("CREATE TABLE t (x INTEGER)")
+    insert = (
+        f"from engine.store import Store\nwith Store({str(db)!r}).write() as c: c.execute('INSERT INTO t VALUES (1)')"
+    )
+    waiter = subprocess.Popen([sys.executable, "-c", insert], cwd=REPO)
+    started = time.monotonic()
+    while waiter.poll() is None and time.monotonic() - started < 20:
+        session.release_if_expired()  # what the run's database thread does when idle
+        time.sleep(0.05)
+    assert waiter.wait(timeout=30) == 0
+    assert time.monotonic() - started < 10  # not the 30 s lease
+    with session.transaction() as con:
+        assert con.execute("SELECT count(*) FROM t").fetchall() == [(1,)]
+    session.release()
+    assert not waiting_flag(db).exists()  # the waiter cleans up after itself
