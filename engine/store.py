@@ -49,6 +49,7 @@ def _write_lock(path: Path) -> threading.RLock:
 
 WAITER_FRESH_S = 1.0  # a waiting flag older than this is a crashed waiter's leftover
 YIELD_MAX_S = 0.5  # how long a run lets a waiter in before it takes the file back
+MIN_HOLD_S = 0.25  # a run keeps the file this long before yielding to a waiter: reopening costs a checkpoint
 
 
 def waiting_flag(path: Path) -> Path:
@@ -220,7 +221,9 @@ class WriteSession:
     def _should_let_others_in(self) -> bool:
         if self._con is None:
             return False
-        return time.monotonic() - self._opened > self.hold_s or someone_waiting(self.store.path)
+        held = time.monotonic() - self._opened
+        # a review screen reading often must not make the run reopen the file at every transaction
+        return held > self.hold_s or (held > MIN_HOLD_S and someone_waiting(self.store.path))
 
     def _pause(self) -> None:
         """Stay away for ``PAUSE_S``, longer (up to ``YIELD_MAX_S``) while a waiter has not got in yet."""
