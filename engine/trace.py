@@ -16,10 +16,17 @@ from engine.store import first_row
 from labelgate.errors import RunError
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+def _rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], json_columns: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """Rows as dicts, with the JSON text of ``json_columns`` parsed."""
     result = con.execute(sql, params)
     names = [d[0] for d in result.description or []]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+    rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+    for row in rows:
+        for column in json_columns:
+            row[column] = _json(row[column])
+    return rows
 
 
 def _json(value: Any) -> Any:
@@ -39,6 +46,7 @@ def item_trace(con: duckdb.DuckDBPyConnection, run_id: str, item_id: str) -> dic
                                  quarantined_annotations, content_hash, state, measurements, updated_at
                           FROM items WHERE run_id = ? AND item_id = ?""",
         [run_id, item_id],
+        ("measurements",),
     )
     quarantined = _rows(
         con,
@@ -61,7 +69,6 @@ def item_trace(con: duckdb.DuckDBPyConnection, run_id: str, item_id: str) -> dic
             f"item {item_id!r} is not in run {run_id}: check the id (it is the dataset's own, e.g. the image file name)"
         )
     item = items[0]
-    item["measurements"] = _json(item["measurements"])
     state = first_row(con.execute("SELECT state FROM item_states WHERE run_id = ? AND item_id = ?", [run_id, item_id]))
     item["state"] = state[0] if state else item["state"]
     annotations = _rows(
@@ -70,43 +77,37 @@ def item_trace(con: duckdb.DuckDBPyConnection, run_id: str, item_id: str) -> dic
                                        attributes, measurements
                                 FROM annotations WHERE run_id = ? AND item_id = ? ORDER BY seq""",
         [run_id, item_id],
+        ("attributes", "measurements"),
     )
-    for ann in annotations:
-        ann["attributes"] = _json(ann["attributes"])
-        ann["measurements"] = _json(ann["measurements"])
     route = _rows(
         con,
         "SELECT tier, reasons, judged_annotations, estimated_cost_usd, cost_usd FROM routes "
         "WHERE run_id = ? AND item_id = ?",
         [run_id, item_id],
+        ("reasons",),
     )
-    for r in route:
-        r["reasons"] = _json(r["reasons"])
     judgments = _rows(
         con,
         """SELECT annotation_id, status, strategy, tier, model, "values", confidence, reason
                               FROM judgments WHERE run_id = ? AND item_id = ? ORDER BY annotation_id""",
         [run_id, item_id],
+        ("values",),
     )
-    for j in judgments:
-        j["values"] = _json(j["values"])
     findings = _rows(
         con,
         """SELECT annotation_id, rule_id, severity, clause, message, evidence, penalty
                              FROM findings WHERE run_id = ? AND item_id = ? ORDER BY annotation_id NULLS FIRST,
                              rule_id""",
         [run_id, item_id],
+        ("evidence",),
     )
-    for f in findings:
-        f["evidence"] = _json(f["evidence"])
     score = _rows(
         con,
         "SELECT score, passed, decision, findings, penalty_total, review_reasons, scored_at "
         "FROM scores WHERE run_id = ? AND item_id = ?",
         [run_id, item_id],
+        ("review_reasons",),
     )
-    for s in score:
-        s["review_reasons"] = _json(s["review_reasons"])
     escalations = _rows(
         con,
         "SELECT annotation_id, check_id, reason, escalated_at FROM escalations "
@@ -125,9 +126,8 @@ def item_trace(con: duckdb.DuckDBPyConnection, run_id: str, item_id: str) -> dic
         """SELECT seq, ts, actor, event, payload FROM audit_log
                            WHERE run_id = ? AND payload->>'$.item_id' = ? ORDER BY seq""",
         [run_id, item_id],
+        ("payload",),
     )
-    for e in events:
-        e["payload"] = _json(e["payload"])
     return {
         "run_id": run_id,
         "item": item,
