@@ -4,7 +4,7 @@ the model's judgments, the trace, and the decision form."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -19,6 +19,14 @@ from engine.review_queue import QueueView
 from labelgate.errors import LabelgateError, StaleReviewError
 
 SHOWN = "shown_hash"
+
+
+# title, decision, widget key, keyboard shortcut, button style
+DECISION_BUTTONS: tuple[tuple[str, str, str, str, Literal["primary", "secondary"]], ...] = (
+    ("✓ Accept", "accept", "d_accept", "A", "primary"),
+    ("✗ Reject", "reject", "d_reject", "X", "secondary"),
+    ("✎ Fix label", "fix_label", "d_fix", "F", "secondary"),
+)
 
 
 def _shown() -> dict[str, str]:
@@ -252,32 +260,16 @@ def _decision(detail: ItemDetail, next_key: tuple[str, str] | None) -> None:
             height=80,
             placeholder="optional: what you saw, for the audit log",
         )
-        buttons = st.columns(3)
-        buttons[0].form_submit_button(
-            "✓ Accept",
-            key="d_accept",
-            type="primary",
-            on_click=_decide,
-            args=(detail, "accept", next_key),
-            shortcut="A",
-            width="stretch",
-        )
-        buttons[1].form_submit_button(
-            "✗ Reject",
-            key="d_reject",
-            on_click=_decide,
-            args=(detail, "reject", next_key),
-            shortcut="X",
-            width="stretch",
-        )
-        buttons[2].form_submit_button(
-            "✎ Fix label",
-            key="d_fix",
-            on_click=_decide,
-            args=(detail, "fix_label", next_key),
-            shortcut="F",
-            width="stretch",
-        )
+        for column, (title, decision, key, shortcut, kind) in zip(st.columns(3), DECISION_BUTTONS, strict=True):
+            column.form_submit_button(
+                title,
+                key=key,
+                type=kind,
+                on_click=_decide,
+                args=(detail, decision, next_key),
+                shortcut=shortcut,
+                width="stretch",
+            )
     st.toggle("Go to the next item after deciding", value=True, key="auto_next")
     st.caption(
         f"Keys: A accept · X reject · F fix label · J next · K previous. "
