@@ -197,6 +197,7 @@ class WriteSession:
         self.hold_s = hold_s
         self._con: duckdb.DuckDBPyConnection | None = None
         self._opened = 0.0
+        self._lock = _write_lock(store.path)  # looked up once: a run writes many transactions
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -207,7 +208,7 @@ class WriteSession:
             self._con = self.store.open_migrated(announce=False)
             self._opened = time.monotonic()
         try:
-            with _write_lock(self.store.path), transaction(self._con):
+            with self._lock, transaction(self._con):
                 yield self._con
         except BaseException:
             self.release()
