@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from app.output import emit, err, out, style_from
@@ -80,6 +79,8 @@ def explain(
         }
         for i, c in enumerate(rb.oversight)
     ]
+    import pandas as pd
+
     emit(pd.DataFrame(rows), style_from(json_, False, False), title=f"{rb.rulebook} v{rb.version}")
 
 

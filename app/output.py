@@ -10,12 +10,14 @@ import json
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:  # every command imports this module; only listing commands need pandas
+    import pandas as pd
 
 
 def _console(stderr: bool) -> Console:
@@ -47,6 +49,8 @@ def style_from(json_: bool, nl: bool, csv: bool) -> Style:
 
 
 def _plain(value: Any) -> Any:
+    import pandas as pd
+
     if value is None:
         return None
     if pd.api.types.is_scalar(value) and pd.isna(value):  # NaN, NaT, pd.NA: missing, not text
@@ -96,6 +100,8 @@ def emit(
     if frame.empty:
         err.print(f"[dim]{empty}[/dim]")
         return
+    import pandas as pd
+
     shown = frame[list(columns)] if columns else frame
     table = Table(title=title, header_style="bold", show_lines=False)
     for column in shown.columns:

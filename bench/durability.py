@@ -109,8 +109,10 @@ def run_with_kills(
         startup_s = start_up_seconds(env)
     started = time.perf_counter()
     done_kills = processes = 0
+    created = False  # once the run is in the database, every later process resumes it
     while True:
-        cmd = _resume_cmd(db) if _has_run(db) else _score_cmd(db, dataset, latency)
+        created = created or _has_run(db)
+        cmd = _resume_cmd(db) if created else _score_cmd(db, dataset, latency)
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         processes += 1
         if done_kills < kills:

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from engine.audit import Event, record, record_one
 from engine.review import bound_hashes
@@ -157,6 +156,8 @@ def _model_facts(
 ) -> dict[tuple[str, str, str], tuple[str | None, float | None, str | None]]:
     """Per (run, item, annotation or ""): the model's decision and score, the annotation's label."""
     wanted = sorted({(r.run_id, r.item_id, r.annotation_id or "") for r in reviews})
+    import pyarrow as pa
+
     table = pa.table({name: [w[i] for w in wanted] for i, name in enumerate(("run_id", "item_id", "annotation_id"))})
     con.register("_wanted", table)
     try:

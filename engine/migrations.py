@@ -311,6 +311,24 @@ def _m006_run_owner(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE runs ADD COLUMN owner VARCHAR")
 
 
+def _m007_judgment_journal(con: duckdb.DuckDBPyConnection) -> None:
+    """Finished judgments of items not committed yet (:mod:`scorers.judge.journal`).
+
+    Rows live from a judgment's flush to its item's commit, which deletes them: a killed run
+    leaves only those of the items it had in hand, and its resume takes them as they were.
+    """
+    con.execute("""
+        CREATE TABLE judgment_journal (
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            target INTEGER NOT NULL,
+            journal_key VARCHAR NOT NULL,
+            record JSON NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )
+    """)
+
+
 MIGRATIONS: list[Migration] = [
     ("001_core", _m001_core),
     ("002_model_path", _m002_model_path),
@@ -318,6 +336,7 @@ MIGRATIONS: list[Migration] = [
     ("004_review_decisions", _m004_review_decisions),
     ("005_item_states", _m005_item_states),
     ("006_run_owner", _m006_run_owner),
+    ("007_judgment_journal", _m007_judgment_journal),
 ]
 
 

@@ -20,7 +20,7 @@ import duckdb
 
 from engine import audit
 from engine.background import BackgroundWriter, DatabaseThread
-from engine.model_store import ModelStore
+from engine.model_store import ModelStore, forget_journaled
 from engine.scoring import ChunkScorer, ItemJudgments
 from engine.store import append
 from engine.writer import to_json
@@ -38,6 +38,9 @@ from scorers.providers.spec import ModelSpec
 from scorers.router import RouteDecision, Router, RouterConfig, TierCost
 
 Row = dict[str, Any]
+COMMIT_EVERY_S = 0.25
+"""Judged items wait at most this long to be committed: what a killed run must judge again
+(from stored answers, but with the image work and parsing redone) is what it had not committed."""
 
 
 @dataclass
@@ -191,8 +194,7 @@ def _extra_rows(
             values = {k.removeprefix("judgment."): v for k, v in (outcome.values or {}).items()}
             judgments["values"].append(to_json(values) if outcome.values is not None else None)
             judgments["confidence"].append(outcome.confidence)
-            accepted = [a for a in outcome.attempts if a.outcome == "ok"]
-            judgments["request_hash"].append(accepted[-1].request_hash if accepted else None)
+            judgments["request_hash"].append(outcome.request_hash)
 
     events = [
         audit.Event(
@@ -215,6 +217,7 @@ def _extra_rows(
         append(con, "judgments", judgments)
         if events:
             audit.record(con, events)
+        forget_journaled(con, run_id, routes["item_id"])  # committed: the journal holds only what is not
 
     return write
 
@@ -237,9 +240,17 @@ async def run_model_path(
     if setup.simulated and simulator is None:
         simulator = SimulatedServer(Truth.find(reader.path), setup.sim_tiers, setup.sim_seed)
     model_store = ModelStore(db, run_id)
+    await model_store.load_journal()  # a resumed run's judgments of the items it had not committed
     media = MediaSource(reader.root, MAX_IMAGE_PIXELS.get())
     judge = Judge(
-        compiled, setup.models, setup.settings, media=media, store=model_store, prices=setup.prices, simulator=simulator
+        compiled,
+        setup.models,
+        setup.settings,
+        media=media,
+        store=model_store,
+        prices=setup.prices,
+        simulator=simulator,
+        journal=model_store,
     )
     router = Router(compiled, _tier_costs(setup, judge, simulator), setup.router)
     flusher = asyncio.create_task(model_store.flush_forever())
@@ -282,7 +293,7 @@ async def run_model_path(
 
     def maybe_commit() -> None:
         db.check()  # a failed database write stops the run here, not at the end
-        if len(finished) >= batch_target or (finished and time.monotonic() - last_commit > 1.0):
+        if len(finished) >= batch_target or (finished and time.monotonic() - last_commit > COMMIT_EVERY_S):
             commit()
 
     async def judge_one(pending: _Pending) -> list[JudgmentOutcome]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import pandas as pd
 
 from engine.store import first_row
 from labelgate.errors import RunError
+
+if TYPE_CHECKING:  # DuckDB's .df() builds the frames; a run only needs resolve_run
+    import pandas as pd
 
 
 def resolve_run(con: duckdb.DuckDBPyConnection, ref: str) -> str:

@@ -21,17 +21,19 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 import orjson
-import pandas as pd
 
 from engine import audit
 from engine.reviewers import Reviewer, check_reviewer
 from engine.store import Store
 from engine.writer import utcnow
 from labelgate.errors import ReviewError, StaleReviewError
+
+if TYPE_CHECKING:  # a run imports this module (review hashes); pandas is for the screen's reads
+    import pandas as pd
 
 Decision = Literal["accept", "reject", "fix_label"]
 DECISIONS: tuple[Decision, ...] = ("accept", "reject", "fix_label")
@@ -59,7 +61,9 @@ def bound_hashes(con: duckdb.DuckDBPyConnection, keys: Sequence[Key]) -> dict[Ke
     """Current bound hashes of ``(run_id, item_id)`` pairs (missing items are left out)."""
     if not keys:
         return {}
-    frame = pd.DataFrame({"run_id": [k[0] for k in keys], "item_id": [k[1] for k in keys]})
+    import pyarrow as pa
+
+    frame = pa.table({"run_id": [k[0] for k in keys], "item_id": [k[1] for k in keys]})
     con.register("_review_keys", frame)
     try:
         base = con.execute(
@@ -155,6 +159,8 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[st
 
 
 def _missing(value: Any) -> bool:
+    import pandas as pd
+
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):

@@ -23,7 +23,7 @@ import asyncio
 import copy
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx2
@@ -35,10 +35,12 @@ from pydantic import BaseModel, ValidationError
 from ingest.model import Item
 from rulebook.compiler import CompiledRulebook
 from rulebook.evaluation import Facts
+from rulebook.fingerprint import sha256_of
 from scorers.cost import Price, PriceBook
+from scorers.judge.journal import JudgmentJournal, Record, keys_for
 from scorers.judge.limits import CircuitBreaker, ProviderDown, RateLimiter
 from scorers.judge.media import MediaSource, MediaUnavailable, box_crop, full_view
-from scorers.judge.prompt import Strategy, messages
+from scorers.judge.prompt import Strategy, messages, prompt_fingerprint
 from scorers.judge.transport import CURRENT_CALL, AttemptRecord, CallContext, RecordingTransport, ResponseStore
 from scorers.providers.client import build_client
 from scorers.providers.sim import SimulatedServer
@@ -52,6 +54,9 @@ TRANSIENT = (
     httpx2.TimeoutException,
     httpx2.TransportError,
 )
+
+NOT_SHAPING = ("concurrency", "rpm", "tpm", "cache")
+"""Judge settings that change how fast or how often models are asked, not what they answer."""
 
 
 @dataclass
@@ -81,6 +86,8 @@ class JudgmentOutcome:
     tier: str | None = None
     model: str | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
+    recalled: Record | None = None
+    """Set when taken from the journal of a killed run: its attempts are stored already."""
 
     @property
     def confidence(self) -> float | None:
@@ -89,7 +96,35 @@ class JudgmentOutcome:
 
     @property
     def cost_usd(self) -> float:
+        if self.recalled is not None:
+            return float(self.recalled["cost_usd"])
         return sum(a.cost_usd or 0.0 for a in self.attempts)
+
+    @property
+    def request_hash(self) -> str | None:
+        """The request whose answer was accepted (None when none was)."""
+        if self.recalled is not None:
+            return self.recalled["request_hash"]  # type: ignore[no-any-return]
+        accepted = [a for a in self.attempts if a.outcome == "ok"]
+        return accepted[-1].request_hash if accepted else None
+
+    def to_record(self) -> Record:
+        """What the journal keeps: all a resumed run needs to score and store the judgment."""
+        return {
+            "status": self.status,
+            "values": self.values,
+            "reasons": self.reasons,
+            "strategy": self.strategy,
+            "tier": self.tier,
+            "model": self.model,
+            "cost_usd": self.cost_usd,
+            "request_hash": self.request_hash,
+        }
+
+    @classmethod
+    def from_record(cls, annotation_index: int | None, record: Record) -> JudgmentOutcome:
+        fields = ("status", "values", "reasons", "strategy", "tier", "model")
+        return cls(annotation_index, **{name: record[name] for name in fields}, recalled=record)
 
 
 @dataclass
@@ -111,6 +146,7 @@ class Judge:
         store: ResponseStore | None = None,
         prices: PriceBook | None = None,
         simulator: SimulatedServer | None = None,
+        journal: JudgmentJournal | None = None,
     ) -> None:
         if compiled.judgment_model is None or compiled.rulebook.judgments is None:
             raise ValueError("this rulebook asks no judgments")
@@ -123,6 +159,8 @@ class Judge:
         self.store = store
         self.prices = prices or PriceBook()
         self.simulator = simulator
+        self.journal = journal
+        self.journal_salt = self._journal_salt()
         self.semaphore = asyncio.Semaphore(settings.concurrency)
         self.clients: dict[str, instructor.AsyncInstructor] = {}
         self.breakers: dict[str, CircuitBreaker] = {}
@@ -163,6 +201,25 @@ class Judge:
 
         return wrap
 
+    def _journal_salt(self) -> str:
+        """Everything of this judge that shapes a judgment (journal keys include it)."""
+        sim = self.simulator
+        return sha256_of(
+            {
+                "rulebook": self.compiled.fingerprint,
+                "judgment_schema": self.compiled.judgment_fingerprint,
+                "prompts": prompt_fingerprint(self.compiled.rulebook),
+                "models": {tier: asdict(spec) for tier, spec in self.models.items()},
+                "settings": {k: v for k, v in asdict(self.settings).items() if k not in NOT_SHAPING},
+                "simulator": {
+                    "seed": sim.seed,
+                    "tiers": [asdict(sim.tier(s.model)) for s in self.models.values() if s.simulated],
+                }
+                if sim is not None
+                else None,
+            }
+        )
+
     # --- strategies -------------------------------------------------------------------
     def strategies(self, tier: str) -> list[Strategy]:
         if tier == "cheap" and "capable" in self.models:
@@ -179,20 +236,50 @@ class Judge:
         targets: Sequence[int | None],
         tier: str | Mapping[int | None, str],
     ) -> list[JudgmentOutcome]:
-        """Judgments for ``targets`` (annotation indexes, or None for the item), concurrently."""
+        """Judgments for ``targets`` (annotation indexes, or None for the item), concurrently.
+
+        Judgments in the journal with the same key are taken as they are (see
+        :mod:`scorers.judge.journal`); the image is decoded only when something is left to ask.
+        """
         if not targets:
             return []
+        tiers = tier if isinstance(tier, Mapping) else dict.fromkeys(targets, tier)
+        journaled = self.journal.recall(item.id) if self.journal is not None else {}
+        image: Any = None
         try:
-            image = (
-                await asyncio.to_thread(self.media.load, item)
-                if self.media is not None and item.kind == "image"
-                else None
-            )
+            digest = await asyncio.to_thread(self._image_digest, item)
+            keys = keys_for(self.journal_salt, item, digest, {t: tiers[t] for t in targets})
+            done = {
+                t: JudgmentOutcome.from_record(t, journaled[t][1])
+                for t in targets
+                if t in journaled and journaled[t][0] == keys[t]
+            }
+            if len(done) < len(targets) and self.media is not None and item.kind == "image":
+                image = await asyncio.to_thread(self.media.load, item)
         except MediaUnavailable as exc:
             return [JudgmentOutcome(t, "unavailable", reasons=[str(exc)]) for t in targets]
-        tiers = tier if isinstance(tier, Mapping) else dict.fromkeys(targets, tier)
-        tasks = [self._judge_target(item, item_row, rows, target, tiers[target], image) for target in targets]
-        return list(await asyncio.gather(*tasks))
+        asked = [t for t in targets if t not in done]
+        tasks = [self._judge_and_journal(item, item_row, rows, t, tiers[t], image, keys[t]) for t in asked]
+        done.update(zip(asked, await asyncio.gather(*tasks), strict=True))
+        return [done[t] for t in targets]
+
+    def _image_digest(self, item: Item) -> str:
+        return self.media.digest(item) if self.media is not None and item.kind == "image" else ""
+
+    async def _judge_and_journal(
+        self,
+        item: Item,
+        item_row: Mapping[str, Any],
+        rows: Sequence[Mapping[str, Any]],
+        target: int | None,
+        tier: str,
+        image: Any,
+        key: str,
+    ) -> JudgmentOutcome:
+        outcome = await self._judge_target(item, item_row, rows, target, tier, image)
+        if self.journal is not None:  # its attempts were handed to the store first (same flush or an earlier one)
+            self.journal.remember(item.id, target, key, outcome.to_record())
+        return outcome
 
     async def _judge_target(
         self,

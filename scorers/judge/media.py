@@ -8,8 +8,10 @@ is refused with a reason instead of exhausting memory.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image, ImageDraw
 
@@ -36,7 +38,7 @@ class MediaSource:
         self.root = root
         self.max_pixels = max_pixels
 
-    def load(self, item: Item) -> Image.Image:
+    def _path(self, item: Item) -> Path:
         if not item.media:
             raise MediaUnavailable(f"item {item.id} has no image file")
         try:
@@ -45,6 +47,10 @@ class MediaSource:
             raise MediaUnavailable(str(exc)) from None
         if path is None:
             raise MediaUnavailable(f"image file {item.media} not found under {self.root.root}")
+        return path
+
+    def load(self, item: Item) -> Image.Image:
+        path = self._path(item)
         try:
             with Image.open(path) as probe:
                 width, height = probe.size
@@ -59,6 +65,15 @@ class MediaSource:
             raise
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise MediaUnavailable(f"image {item.media} cannot be decoded ({exc.__class__.__name__})") from None
+
+    def digest(self, item: Item) -> str:
+        """SHA-256 of the item's image file (its bytes, not decoded): what a model was shown."""
+        path = self._path(item)
+        try:
+            with path.open("rb") as file:
+                return hashlib.file_digest(file, "sha256").hexdigest()
+        except OSError as exc:
+            raise MediaUnavailable(f"image {item.media} cannot be read ({exc.__class__.__name__})") from None
 
 
 def encode(image: Image.Image, quality: int = 85) -> EncodedImage:

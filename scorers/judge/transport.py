@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx2
+import orjson
 
 from scorers.judge.limits import CircuitBreaker, RateLimiter
 from scorers.providers.sim import ATTEMPT_HEADER
@@ -98,13 +99,26 @@ class ResponseStore(Protocol):
 
 
 def request_key(model: str, request: httpx2.Request) -> str:
+    """What identifies an answer: the model, the endpoint and the body with its keys sorted.
+
+    Sorted, because the order of keys carries no meaning and differs between client versions
+    (and ways of calling one client): a stored answer must not be paid for again over it.
+    (orjson reads integers beyond 64 bits as floats; the bodies labelgate sends hold none.)
+    """
     digest = hashlib.sha256()
     digest.update(model.encode())
     digest.update(b"\0")
     digest.update(request.url.path.encode())
     digest.update(b"\0")
-    digest.update(request.content)
+    digest.update(_canonical(request.content))
     return digest.hexdigest()
+
+
+def _canonical(body: bytes) -> bytes:
+    try:
+        return orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return body  # not JSON: the bytes themselves
 
 
 def _usage(body: dict[str, Any]) -> tuple[int, int]:
