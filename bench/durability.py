@@ -6,24 +6,35 @@ and so on; finally resumed to the end. Compared with an uninterrupted run of the
 and configuration (in its own database, so nothing is shared): every item is scored exactly
 once, the paid model attempts are as many, and every score and decision is identical.
 
+Both runs go side by side, each on a core of its own (the uninterrupted one started again as
+ballast when it finishes first, so the loads stay alike to the end): these machines drift by
+tens of percent within minutes (the same uninterrupted run took 179 s, then 138 s, ten minutes
+apart), which would swamp an overhead of a few percent measured one run after the other. A run
+is bound by one thread (the GIL) and ran as fast on one core as on two (42.8 and 44.5 s against
+45.4 and 41.2 s, 300 images); unpinned side by side, the uninterrupted run's threads took more
+than their share of the cores from a resumed process starting up.
+
     python -m bench.durability [--images 120] [--kills 6] [--seed 1]
 
 Prints whether every item was scored once, the paid attempts of both runs, whether scores,
-decisions and findings are identical, and the resume overhead (total time of the killed and
-resumed run / time of the uninterrupted one; target <= 1.10).
+decisions and findings are identical, the resume overhead (total time of the killed and
+resumed run / time of the uninterrupted one; target <= 1.10) and what each kill cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import os
 import random
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -69,16 +80,23 @@ def _has_run(db: Path) -> bool:
         return False
 
 
-def start_up_seconds(env: dict[str, str]) -> float:
+def start_up_seconds(env: dict[str, str], cpu: int | None = None) -> float:
     """How long a resume takes to import what it needs on this machine now."""
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-c", "import app.cli, app.cli_score, engine.run, engine.model_run"],
-        cwd=REPO,
-        env=env,
-        check=True,
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import app.cli, app.cli_score, engine.run, engine.model_run"], cwd=REPO, env=env
     )
+    _pin(proc.pid, cpu)
+    if proc.wait() != 0:
+        raise RuntimeError("the start-up probe failed")
     return time.perf_counter() - started
+
+
+def _pin(pid: int, cpu: int | None) -> None:
+    """Keep a process (and the threads it starts) on one core."""
+    if cpu is not None:
+        with contextlib.suppress(ProcessLookupError):  # it may be gone already
+            os.sched_setaffinity(pid, {cpu})
 
 
 @dataclass
@@ -86,6 +104,7 @@ class Outcome:
     seconds: float
     kills: int
     processes: int
+    startup_s: float = 0.0
 
 
 def run_with_kills(
@@ -96,17 +115,18 @@ def run_with_kills(
     rng: random.Random,
     startup_s: float | None = None,
     spread_s: float = 1.5,
+    cpu: int | None = None,
 ) -> Outcome:
     """Start, kill -9 ``kills`` times at random points, resume until it finishes.
 
     The first process is killed a uniform random 0.2..``spread_s`` seconds after it creates the
     database, each resume ``startup_s`` (default: measured now, as load varies) plus that after it
     starts (give ``spread_s`` about twice the run's length divided by the number of kills to spread
-    the kills over the whole run).
+    the kills over the whole run). With ``cpu``, every process runs on that core alone.
     """
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if startup_s is None:
-        startup_s = start_up_seconds(env)
+        startup_s = start_up_seconds(env, cpu)
     started = time.perf_counter()
     done_kills = processes = 0
     created = False  # once the run is in the database, every later process resumes it
@@ -114,6 +134,7 @@ def run_with_kills(
         created = created or _has_run(db)
         cmd = _resume_cmd(db) if created else _score_cmd(db, dataset, latency)
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _pin(proc.pid, cpu)
         processes += 1
         if done_kills < kills:
             delay = startup_s + rng.uniform(0.2, spread_s)
@@ -131,10 +152,10 @@ def run_with_kills(
                 continue
         _, stderr = proc.communicate(timeout=600)
         if proc.returncode == 0:
-            return Outcome(time.perf_counter() - started, done_kills, processes)
+            return Outcome(time.perf_counter() - started, done_kills, processes, startup_s)
         text = stderr.decode(errors="replace")
         if "already finished" in text:
-            return Outcome(time.perf_counter() - started, done_kills, processes)
+            return Outcome(time.perf_counter() - started, done_kills, processes, startup_s)
         raise RuntimeError(f"{' '.join(cmd)} failed: {text[-2000:]}")
 
 
@@ -158,6 +179,9 @@ def facts(db: Path) -> dict[str, object]:
             "paid": con.execute(f"SELECT count(*) FROM attempts WHERE run_id = ? AND {PAID}", [run_id]).fetchall()[0][
                 0
             ],
+            "cached": con.execute("SELECT count(*) FROM attempts WHERE run_id = ? AND cached", [run_id]).fetchall()[0][
+                0
+            ],
             "counts": con.execute(
                 "SELECT items_in, items_scored, items_quarantined, annotations_in, "
                 "annotations_scored, annotations_quarantined FROM runs"
@@ -178,23 +202,36 @@ def main() -> None:
         return
     from ingest.synthetic import SyntheticSpec, generate
 
+    _compile_sources()
+    cores = sorted(os.sched_getaffinity(0))
+    reference_cpu, killed_cpu = cores[0], cores[-1]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         data = generate(root / "data", SyntheticSpec(images=args.images, seed=4))
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        clock = time.perf_counter()
-        subprocess.run(_score_cmd(root / "ref.duckdb", data.coco, args.latency), cwd=REPO, env=env, check=True)
-        reference_s = time.perf_counter() - clock
+        startup_s = start_up_seconds(env, killed_cpu)
+        expected_s = _seconds_per_item(root, args.latency, env, killed_cpu, startup_s) * args.images
+        reference = _side_by_side(root, data.coco, args.latency, env, reference_cpu)
         # kills spread over the whole run: on average one every ~0.8 / kills of its length
-        spread = max(1.5, 1.6 * reference_s / args.kills)
-        outcome = run_with_kills(
-            root / "killed.duckdb", data.coco, args.latency, args.kills, random.Random(args.seed), spread_s=spread
-        )
+        spread = max(1.5, 1.6 * expected_s / args.kills)
+        try:
+            outcome = run_with_kills(
+                root / "killed.duckdb",
+                data.coco,
+                args.latency,
+                args.kills,
+                random.Random(args.seed),
+                startup_s=startup_s,
+                spread_s=spread,
+                cpu=killed_cpu,
+            )
+        finally:
+            reference_s = reference.finish()
         ref, got = facts(root / "ref.duckdb"), facts(root / "killed.duckdb")
         duplicates = [row for row in got["items"] if row[1] != 1]  # type: ignore[union-attr]
         print(
-            f"uninterrupted: {reference_s:.1f} s; killed {outcome.kills} times, {outcome.processes} processes, "
-            f"{outcome.seconds:.1f} s in all"
+            f"side by side (cores {reference_cpu} and {killed_cpu}): uninterrupted {reference_s:.1f} s; "
+            f"killed {outcome.kills} times, {outcome.processes} processes, {outcome.seconds:.1f} s in all"
         )
         print(f"items scored exactly once: {not duplicates} ({len(got['items'])} items)")  # type: ignore[arg-type]
         print(f"paid attempts: uninterrupted {ref['paid']}, killed and resumed {got['paid']}")
@@ -202,10 +239,94 @@ def main() -> None:
             f"identical scores and decisions: {ref['scores'] == got['scores']}; identical findings: "
             f"{ref['findings'] == got['findings']}; counts {got['counts']} vs {ref['counts']}"
         )
+        per_kill = (outcome.seconds - reference_s) / max(outcome.kills, 1)
         print(
-            f"resume overhead (total time / uninterrupted time): {outcome.seconds / reference_s:.2f} "
-            f"(includes {outcome.processes - 1} extra interpreter start-ups)"
+            f"resume overhead (total time / uninterrupted time): {outcome.seconds / reference_s:.2f}; "
+            f"{per_kill:.1f} s a kill, of which {startup_s:.1f} s is a new process's start-up "
+            f"(interpreter and imports, measured alone); answers replayed from the store: {got['cached']}"
         )
+
+
+@dataclass
+class Reference:
+    """The uninterrupted run going on beside the killed one."""
+
+    seconds: float = 0.0
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    failed: str | None = None
+
+    def finish(self) -> float:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+        if self.failed or not self.seconds:
+            raise RuntimeError(f"the uninterrupted run did not finish: {self.failed}")
+        return self.seconds
+
+
+def _side_by_side(root: Path, dataset: Path, latency: float, env: dict[str, str], cpu: int) -> Reference:
+    """Start the uninterrupted run now on its own core; once done, keep that core as busy until stopped.
+
+    The ballast (the same run again) keeps the two cores' loads alike to the end, so the killed
+    run does not speed up once it is alone (on a machine whose two cores share caches).
+    """
+    reference = Reference()
+
+    def run() -> None:
+        clock = time.perf_counter()
+        proc = subprocess.Popen(_score_cmd(root / "ref.duckdb", dataset, latency), cwd=REPO, env=env)
+        _pin(proc.pid, cpu)
+        if proc.wait() != 0:
+            reference.failed = f"exit code {proc.returncode}"
+            return
+        reference.seconds = time.perf_counter() - clock
+        for round_no in itertools.count():
+            if reference.stop.is_set():
+                return
+            ballast = subprocess.Popen(
+                _score_cmd(root / f"ballast-{round_no}.duckdb", dataset, latency),
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            _pin(ballast.pid, cpu)
+            while ballast.poll() is None and not reference.stop.is_set():
+                time.sleep(0.05)
+            if ballast.poll() is None:
+                ballast.kill()
+                ballast.wait()
+
+    reference.thread = threading.Thread(target=run, daemon=True)
+    reference.thread.start()
+    return reference
+
+
+def _seconds_per_item(root: Path, latency: float, env: dict[str, str], cpu: int, startup_s: float) -> float:
+    """A short run alone, on the killed run's core, to spread the kills over the whole long run."""
+    from ingest.synthetic import SyntheticSpec, generate
+
+    images = 40
+    data = generate(root / "calibration", SyntheticSpec(images=images, seed=5))
+    clock = time.perf_counter()
+    proc = subprocess.Popen(_score_cmd(root / "calibration.duckdb", data.coco, latency), cwd=REPO, env=env)
+    _pin(proc.pid, cpu)
+    if proc.wait() != 0:
+        raise RuntimeError("the calibration run failed")
+    return max(time.perf_counter() - clock - startup_s, 0.1) / images
+
+
+def _compile_sources() -> None:
+    """Byte-compile the project, as pip does when it installs a wheel.
+
+    An editable install under PYTHONDONTWRITEBYTECODE=1 (as on these machines) would compile
+    every module from source again at every process start, which an installed one never does.
+    """
+    import compileall
+
+    for package in ("app", "engine", "ingest", "labelgate", "reports", "rulebook", "scorers", "bench"):
+        compileall.compile_dir(REPO / package, quiet=1)
 
 
 if __name__ == "__main__":

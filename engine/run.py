@@ -34,7 +34,7 @@ from engine.dataset_pass import prepare_measurements
 from engine.events import default_actor
 from engine.ownership import Owner, still_owner, take_over
 from engine.scoring import ChunkScorer
-from engine.store import Store, first_row
+from engine.store import SMALL_BATCH_ROWS, Store, first_row, warm_up_arrow
 from engine.writer import ChunkCounts, to_json, utcnow
 from ingest.base import DatasetReader, Record, open_dataset
 from ingest.model import Item, Quarantined
@@ -441,6 +441,8 @@ def _execute(plan: _Plan) -> RunSummary:
             plan.progress(counts)
 
     interrupted = False
+    if plan.judge is None and plan.chunk_annotations > SMALL_BATCH_ROWS:
+        warm_up_arrow()  # its chunks go in as Arrow batches; a model run's small commits do not
     db_thread = DatabaseThread(store)
     writer = BackgroundWriter(
         db_thread,

@@ -55,7 +55,9 @@ def test_kill_nine_at_five_points_then_resume_equals_an_uninterrupted_run(tmp_pa
     assert got["findings"] == reference["findings"]
     with duckdb.connect(str(db)) as con:
         events = [r[0] for r in con.execute("SELECT event FROM audit_log ORDER BY seq").fetchall()]
+        journal_left = con.execute("SELECT count(*) FROM judgment_journal").fetchall()[0][0]
     assert events.count("run_resumed") >= 1 and events[-1] == "run_finished"
+    assert journal_left == 0  # every journaled judgment's item was committed in the end
     assert run_cli("audit", "verify", "--db", db).code == 0
 
 
