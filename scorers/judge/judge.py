@@ -258,28 +258,19 @@ class Judge:
                 image = await asyncio.to_thread(self.media.load, item)
         except MediaUnavailable as exc:
             return [JudgmentOutcome(t, "unavailable", reasons=[str(exc)]) for t in targets]
+
+        async def judge_and_journal(target: int | None) -> JudgmentOutcome:
+            outcome = await self._judge_target(item, item_row, rows, target, tiers[target], image)
+            if self.journal is not None:  # its attempts went to the store first (same flush or an earlier one)
+                self.journal.remember(item.id, target, keys[target], outcome.to_record())
+            return outcome
+
         asked = [t for t in targets if t not in done]
-        tasks = [self._judge_and_journal(item, item_row, rows, t, tiers[t], image, keys[t]) for t in asked]
-        done.update(zip(asked, await asyncio.gather(*tasks), strict=True))
+        done.update(zip(asked, await asyncio.gather(*(judge_and_journal(t) for t in asked)), strict=True))
         return [done[t] for t in targets]
 
     def _image_digest(self, item: Item) -> str:
         return self.media.digest(item) if self.media is not None and item.kind == "image" else ""
-
-    async def _judge_and_journal(
-        self,
-        item: Item,
-        item_row: Mapping[str, Any],
-        rows: Sequence[Mapping[str, Any]],
-        target: int | None,
-        tier: str,
-        image: Any,
-        key: str,
-    ) -> JudgmentOutcome:
-        outcome = await self._judge_target(item, item_row, rows, target, tier, image)
-        if self.journal is not None:  # its attempts were handed to the store first (same flush or an earlier one)
-            self.journal.remember(item.id, target, key, outcome.to_record())
-        return outcome
 
     async def _judge_target(
         self,
