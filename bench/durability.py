@@ -225,8 +225,11 @@ def main() -> None:
                 spread_s=spread,
                 cpu=killed_cpu,
             )
-        finally:
-            reference_s = reference.finish()
+        except BaseException:
+            with contextlib.suppress(Exception):  # the killed run's error is the one to report
+                reference.finish()
+            raise
+        reference_s = reference.finish()
         ref, got = facts(root / "ref.duckdb"), facts(root / "killed.duckdb")
         duplicates = [row for row in got["items"] if row[1] != 1]  # type: ignore[union-attr]
         print(
@@ -275,8 +278,10 @@ def _side_by_side(root: Path, dataset: Path, latency: float, env: dict[str, str]
 
     def run() -> None:
         clock = time.perf_counter()
-        proc = subprocess.Popen(_score_cmd(root / "ref.duckdb", dataset, latency), cwd=REPO, env=env)
-        _pin(proc.pid, cpu)
+        proc = subprocess.Popen(
+            _score_cmd(root / "ref.duckdb", dataset, latency), cwd=REPO, env=env, stdout=subprocess.DEVNULL
+        )
+        _pin(proc.pid, cpu)  # within milliseconds of its start, long before it starts a thread
         if proc.wait() != 0:
             reference.failed = f"exit code {proc.returncode}"
             return

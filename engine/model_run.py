@@ -22,7 +22,7 @@ from engine import audit
 from engine.background import BackgroundWriter, DatabaseThread
 from engine.model_store import ModelStore, forget_journaled
 from engine.scoring import ChunkScorer, ItemJudgments
-from engine.store import append
+from engine.store import SMALL_BATCH_ROWS, append, warm_up_arrow
 from engine.writer import to_json
 from ingest.base import DatasetReader, Record
 from ingest.model import Item, Quarantined
@@ -273,6 +273,8 @@ async def run_model_path(
         if not done and not quarantine:
             return
         results = [(p, p.task.result() if p.task is not None else []) for p in done]
+        if sum(len(p.item.annotations) for p in done) > SMALL_BATCH_ROWS:
+            warm_up_arrow()  # a batch this large goes in through Arrow: load it here, not on the database thread
         started = time.perf_counter()
         judgments = {i: _item_judgments(p, outcomes) for i, (p, outcomes) in enumerate(results)}
         scored = scorer.score([p.item for p in done], [(p.item_row, p.rows) for p in done], judgments)

@@ -126,7 +126,7 @@ class ModelStore:
             return con.execute(
                 """SELECT j.item_id, j.target, j.journal_key, j.record FROM judgment_journal j
                    ANTI JOIN items i ON i.run_id = j.run_id AND i.item_id = j.item_id
-                   WHERE j.run_id = ?""",
+                   WHERE j.run_id = ? ORDER BY j.created_at""",  # a later entry for a target wins
                 [run_id],
             ).fetchall()
 

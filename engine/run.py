@@ -512,6 +512,8 @@ def _finish(summary: RunSummary, plan: _Plan, error: str | None) -> None:
             "WHERE run_id = ?",
             [summary.status, utcnow(), summary.duration_s, error, plan.run_id],
         )
+        if summary.status == "finished":  # nothing is left to resume: e.g. a taken-over process's late entries
+            con.execute("DELETE FROM judgment_journal WHERE run_id = ?", [plan.run_id])
         read_totals(con, summary)
         event = {"finished": "run_finished", "interrupted": "run_interrupted"}.get(summary.status, "run_failed")
         audit.record_one(

@@ -276,14 +276,18 @@ def append(
     ignore_duplicates: bool = False,
 ) -> int:
     """Insert column lists in one statement (orders of magnitude faster than executemany)."""
-    rows = len(next(iter(columns.values()))) if columns else 0
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"columns for {table} differ in length: {sorted(lengths)}")
+    rows = lengths.pop() if lengths else 0
     if not rows:
         return 0
     names = ", ".join(columns)
     conflict = " ON CONFLICT DO NOTHING" if ignore_duplicates else ""
     if rows <= SMALL_BATCH_ROWS:
         unnested = ", ".join(f"unnest(${i})" for i in range(1, len(columns) + 1))
-        con.execute(f"INSERT INTO {table} ({names}) SELECT {unnested}{conflict}", list(columns.values()))
+        values = [_python_values(column) for column in columns.values()]
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {unnested}{conflict}", values)
         return rows
     import pyarrow as pa  # here, not at the top: a process writing only small batches never loads it
 
@@ -294,3 +298,10 @@ def append(
     finally:
         con.unregister("_batch")
     return int(batch.num_rows)
+
+
+def _python_values(column: list[object]) -> list[object]:
+    """numpy scalars as Python values: DuckDB's list parameters refuse most of them (Arrow took them)."""
+    if any(type(value).__module__ == "numpy" for value in column):
+        return [value.item() if type(value).__module__ == "numpy" else value for value in column]  # type: ignore[attr-defined]
+    return column

@@ -19,7 +19,7 @@ NOT_FOR_RUNS = ("pandas", "pyarrow", "openai.resources", "streamlit", "altair", 
 
 SCRIPT = """
 import json, sys
-from app.cli import app  # what `labelgate resume` imports before it starts
+from app.cli import app  # what `labelgate score` and `labelgate resume` import before they start
 from engine.model_run import JudgeSetup
 from engine.run import resume_run, score_dataset
 from scorers.providers.spec import parse_model
@@ -31,6 +31,7 @@ print(json.dumps({"status": summary.status, "attempts": summary.model_attempts, 
 
 
 def test_a_model_run_loads_neither_pandas_nor_the_sdk_resources(tmp_path: Path) -> None:
+    """A short run from the CLI's imports to its end (a resume runs the same code after it starts)."""
     dataset = one_box_dataset(tmp_path / "data")
     rulebook = write_rulebook(tmp_path, JUDGED_RULEBOOK)
     done = subprocess.run(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,7 +38,7 @@ from rulebook.compiler import CompiledRulebook
 from rulebook.evaluation import Facts
 from rulebook.fingerprint import sha256_of
 from scorers.cost import Price, PriceBook
-from scorers.judge.journal import JudgmentJournal, Record, keys_for
+from scorers.judge.journal import JOURNAL_FORMAT, JudgmentJournal, Record, keys_for
 from scorers.judge.limits import CircuitBreaker, ProviderDown, RateLimiter
 from scorers.judge.media import MediaSource, MediaUnavailable, box_crop, full_view
 from scorers.judge.prompt import Strategy, messages, prompt_fingerprint
@@ -88,6 +89,8 @@ class JudgmentOutcome:
     attempts: list[AttemptRecord] = field(default_factory=list)
     recalled: Record | None = None
     """Set when taken from the journal of a killed run: its attempts are stored already."""
+    transient: bool = False
+    """A provider failed (down, timing out, refusing): asked again later, the answer may differ."""
 
     @property
     def confidence(self) -> float | None:
@@ -131,6 +134,7 @@ class JudgmentOutcome:
 class _CallResult:
     parsed: BaseModel | None = None
     failure: str | None = None
+    transient: bool = False  # the provider failed, not the answer
 
 
 class Judge:
@@ -211,6 +215,8 @@ class Judge:
                 "prompts": prompt_fingerprint(self.compiled.rulebook),
                 "models": {tier: asdict(spec) for tier, spec in self.models.items()},
                 "settings": {k: v for k, v in asdict(self.settings).items() if k not in NOT_SHAPING},
+                "max_image_pixels": self.media.max_pixels if self.media is not None else None,
+                "journal_format": JOURNAL_FORMAT,
                 "simulator": {
                     "seed": sim.seed,
                     "tiers": [asdict(sim.tier(s.model)) for s in self.models.values() if s.simulated],
@@ -245,32 +251,37 @@ class Judge:
             return []
         tiers = tier if isinstance(tier, Mapping) else dict.fromkeys(targets, tier)
         journaled = self.journal.recall(item.id) if self.journal is not None else {}
+        uses_image = self.media is not None and item.kind == "image"
         image: Any = None
         try:
-            digest = await asyncio.to_thread(self._image_digest, item)
-            keys = keys_for(self.journal_salt, item, digest, {t: tiers[t] for t in targets})
+            data = await asyncio.to_thread(self.media.read, item) if self.media is not None and uses_image else b""
+            keys = keys_for(
+                self.journal_salt,
+                item,
+                hashlib.sha256(data).hexdigest() if uses_image else "",
+                {t: (tiers[t], _facts(item_row, rows, t)) for t in targets},
+            )
             done = {
                 t: JudgmentOutcome.from_record(t, journaled[t][1])
                 for t in targets
                 if t in journaled and journaled[t][0] == keys[t]
             }
-            if len(done) < len(targets) and self.media is not None and item.kind == "image":
-                image = await asyncio.to_thread(self.media.load, item)
+            if len(done) < len(targets) and self.media is not None and uses_image:
+                image = await asyncio.to_thread(self.media.decode, item, data)
         except MediaUnavailable as exc:
             return [JudgmentOutcome(t, "unavailable", reasons=[str(exc)]) for t in targets]
+        del data  # the decoded image is what the calls need
 
         async def judge_and_journal(target: int | None) -> JudgmentOutcome:
             outcome = await self._judge_target(item, item_row, rows, target, tiers[target], image)
-            if self.journal is not None:  # its attempts went to the store first (same flush or an earlier one)
+            if self.journal is not None and not outcome.transient:
+                # its attempts went to the store first (in the same flush or an earlier one)
                 self.journal.remember(item.id, target, keys[target], outcome.to_record())
             return outcome
 
         asked = [t for t in targets if t not in done]
         done.update(zip(asked, await asyncio.gather(*(judge_and_journal(t) for t in asked)), strict=True))
         return [done[t] for t in targets]
-
-    def _image_digest(self, item: Item) -> str:
-        return self.media.digest(item) if self.media is not None and item.kind == "image" else ""
 
     async def _judge_target(
         self,
@@ -302,6 +313,7 @@ class Judge:
             if result.parsed is None:
                 reason = f"{strategy.name}: {result.failure}"
                 outcome.reasons.append(reason)
+                outcome.transient = outcome.transient or result.transient
                 feedback.append(str(result.failure))
             else:
                 values = {f"judgment.{k}": v for k, v in result.parsed.model_dump().items()}
@@ -372,12 +384,12 @@ class Judge:
                         )
                     return _CallResult(parsed=parsed)
                 except ProviderDown as exc:
-                    return _CallResult(failure=f"provider unavailable: {exc}")
+                    return _CallResult(failure=f"provider unavailable: {exc}", transient=True)
                 except InstructorRetryException as exc:
                     cause = exc.__cause__
                     down = _provider_down(exc)
                     if down is not None:
-                        return _CallResult(failure=f"provider unavailable: {down}")
+                        return _CallResult(failure=f"provider unavailable: {down}", transient=True)
                     if not isinstance(cause, TRANSIENT):
                         return _CallResult(
                             failure=f"invalid output after {exc.n_attempts} attempt(s): {_validation_summary(exc)}"
@@ -387,7 +399,7 @@ class Judge:
                 except TRANSIENT as exc:
                     down = _provider_down(exc)
                     if down is not None:
-                        return _CallResult(failure=f"provider unavailable: {down}")
+                        return _CallResult(failure=f"provider unavailable: {down}", transient=True)
                     last_error = _describe(exc)
                     retry_after = _retry_after(exc)
                 if transport_try < self.settings.transport_retries:
@@ -397,7 +409,7 @@ class Judge:
                         else (self.settings.backoff_s * (2**transport_try) * (0.5 + random.random()))
                     )
                     await asyncio.sleep(delay)
-            return _CallResult(failure=f"provider kept failing ({last_error})")
+            return _CallResult(failure=f"provider kept failing ({last_error})", transient=True)
         finally:
             CURRENT_CALL.reset(token)
 
@@ -486,3 +498,8 @@ def _retry_after(exc: BaseException) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def _facts(item_row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], target: int | None) -> Any:
+    """The measured facts a judgment of ``target`` is checked against (``_inconsistencies``)."""
+    return [item_row, rows[target] if target is not None else list(rows)]

@@ -8,7 +8,6 @@ is refused with a reason instead of exhausting memory.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,31 +48,42 @@ class MediaSource:
             raise MediaUnavailable(f"image file {item.media} not found under {self.root.root}")
         return path
 
-    def load(self, item: Item) -> Image.Image:
+    def read(self, item: Item) -> bytes:
+        """The image file's bytes (after its header passed the pixel limit), read once: hashed for
+        the journal, and decoded only when something is left to ask."""
         path = self._path(item)
+        self._opened(item, path).close()
         try:
-            with Image.open(path) as probe:
-                width, height = probe.size
-                if width * height > self.max_pixels:
-                    raise MediaUnavailable(
-                        f"image {item.media} has {width * height:,} pixels, over the limit of "
-                        f"{self.max_pixels:,} (LABELGATE_MAX_IMAGE_PIXELS)"
-                    )
-                probe.load()
-                return probe.convert("RGB")
-        except MediaUnavailable:
-            raise
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise MediaUnavailable(f"image {item.media} cannot be decoded ({exc.__class__.__name__})") from None
-
-    def digest(self, item: Item) -> str:
-        """SHA-256 of the item's image file (its bytes, not decoded): what a model was shown."""
-        path = self._path(item)
-        try:
-            with path.open("rb") as file:
-                return hashlib.file_digest(file, "sha256").hexdigest()
+            return path.read_bytes()
         except OSError as exc:
             raise MediaUnavailable(f"image {item.media} cannot be read ({exc.__class__.__name__})") from None
+
+    def decode(self, item: Item, data: bytes) -> Image.Image:
+        """The picture in RGB (its header checked again: these are the bytes decoded)."""
+        with self._opened(item, io.BytesIO(data)) as image:
+            try:
+                image.load()
+                return image.convert("RGB")
+            except (OSError, ValueError, Image.DecompressionBombError) as exc:
+                raise MediaUnavailable(f"image {item.media} cannot be decoded ({exc.__class__.__name__})") from None
+
+    def _opened(self, item: Item, source: Path | io.BytesIO) -> Image.Image:
+        """The image with only its header read; refused when it has too many pixels."""
+        try:
+            image = Image.open(source)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise MediaUnavailable(f"image {item.media} cannot be decoded ({exc.__class__.__name__})") from None
+        width, height = image.size
+        if width * height > self.max_pixels:
+            image.close()
+            raise MediaUnavailable(
+                f"image {item.media} has {width * height:,} pixels, over the limit of "
+                f"{self.max_pixels:,} (LABELGATE_MAX_IMAGE_PIXELS)"
+            )
+        return image
+
+    def load(self, item: Item) -> Image.Image:
+        return self.decode(item, self.read(item))
 
 
 def encode(image: Image.Image, quality: int = 85) -> EncodedImage:

@@ -82,12 +82,22 @@ def build_client(
 
 def chat_completions(client: Any) -> Callable[..., Awaitable[Any]]:
     """``POST /chat/completions`` with the given parameters, parsed as the SDK's ``ChatCompletion``."""
+    from openai._base_client import make_request_options  # what the SDK's resources use for these
     from openai.types.chat import ChatCompletion
 
     async def create(**params: Any) -> ChatCompletion:
         if params.get("stream"):
             raise ModelError("streamed completions are not supported: labelgate reads whole answers")
-        completion: ChatCompletion = await client.post("/chat/completions", cast_to=ChatCompletion, body=params)
+        # request options, not body fields, as the SDK's own create treats them
+        options = make_request_options(
+            extra_headers=params.pop("extra_headers", None),
+            extra_query=params.pop("extra_query", None),
+            extra_body=params.pop("extra_body", None),
+            **({"timeout": params.pop("timeout")} if "timeout" in params else {}),
+        )
+        completion: ChatCompletion = await client.post(
+            "/chat/completions", cast_to=ChatCompletion, body=params, options=options
+        )
         return completion
 
     return create
