@@ -6,14 +6,15 @@ duplicate pair yields one finding (on the second box), not two.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 from ingest.model import Annotation, Item
 from rulebook.vocabulary import FieldSpec
 from scorers.measure import register
 from scorers.measure.base import MeasureContext, Measurement, Row
+
+if TYPE_CHECKING:  # numpy is imported only for items with VECTOR_FROM boxes or more (~0.1 s a process)
+    import numpy as np
 
 VECTOR_FROM = 24  # below this many boxes a Python loop beats numpy's overhead
 
@@ -24,6 +25,8 @@ def _f(path: str, kind: str, doc: str) -> FieldSpec:
 
 def iou_matrix(boxes: np.ndarray) -> np.ndarray:
     """Pairwise IoU of ``n × 4`` x/y/w/h boxes; degenerate boxes have IoU 0 with everything."""
+    import numpy as np
+
     x1, y1 = boxes[:, 0], boxes[:, 1]
     w, h = np.clip(boxes[:, 2], 0, None), np.clip(boxes[:, 3], 0, None)
     x2, y2 = x1 + w, y1 + h
@@ -117,6 +120,8 @@ class BoxOverlap(Measurement):
 
     @staticmethod
     def _vector(indexed: list[tuple[int, Annotation]], rows: list[Row]) -> None:
+        import numpy as np
+
         boxes = np.array([a.bbox for _, a in indexed], dtype=np.float64)
         labels = np.array([a.label for _, a in indexed], dtype=object)
         matrix = iou_matrix(boxes)

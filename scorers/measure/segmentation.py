@@ -9,14 +9,15 @@ measured. The box is still scored when the mask is broken: rules decide what a b
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ingest.model import Annotation, Item
 from rulebook.vocabulary import FieldSpec
 from scorers.measure import register
 from scorers.measure.base import MeasureContext, Measurement, Row
+
+if TYPE_CHECKING:  # numpy is imported where a polygon is measured: a run without masks never loads it
+    import numpy as np
 
 OUTSIDE_TOLERANCE_PX = 1.0
 
@@ -30,12 +31,16 @@ def _finite(value: Any) -> bool:
 
 
 def polygon_area(points: np.ndarray) -> float:
+    import numpy as np
+
     x, y = points[:, 0], points[:, 1]
     return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2.0)
 
 
 def self_intersects(points: np.ndarray) -> bool:
     """Whether two non-adjacent edges of the closed polygon cross or touch (vectorised)."""
+    import numpy as np
+
     n = len(points)
     if n < 4:
         return False
@@ -138,6 +143,8 @@ class Segmentation(Measurement):
             if len(polygon) < 6:
                 problem = problem or f"polygon {k} has {len(polygon) // 2} point(s); a polygon needs at least 3"
                 continue
+            import numpy as np
+
             xy = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
             points += len(xy)
             part = polygon_area(xy)
