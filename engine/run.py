@@ -602,13 +602,31 @@ def _close_quietly(db_thread: DatabaseThread) -> None:
         db_thread.close()
 
 
+# What each text format annotates (Label Studio text exports carry both spans and choices).
+TEXT_TASKS = {
+    "text-csv": "text_classification",
+    "text-jsonl": "text_classification",
+    "spans-jsonl": "text_spans",
+    "conll": "text_spans",
+}
+
+
 def _check_kind(reader: DatasetReader, compiled: CompiledRulebook) -> None:
+    """Refuse a rulebook written for other data: its rules would find nothing and every item pass."""
     applies = compiled.rulebook.applies_to
     wanted = "image" if applies == "image_boxes" else "text"
     if reader.kind != wanted:
         raise RunError(
             f"rulebook {compiled.path} applies to {applies} but {reader.path} is a "
             f"{reader.format} dataset of {reader.kind}s: use a matching rulebook"
+        )
+    task = TEXT_TASKS.get(reader.format)
+    if task is not None and task != applies:
+        other = {"text-jsonl": "spans-jsonl", "spans-jsonl": "text-jsonl"}.get(reader.format)
+        hint = f", or pass --format {other} if its records hold {applies.split('_')[1]}" if other else ""
+        raise RunError(
+            f"rulebook {compiled.path} applies to {applies} but {reader.path} was read as {reader.format} "
+            f"({task}): use a {task} rulebook{hint}"
         )
 
 

@@ -54,6 +54,21 @@ class ItemJudgments:
 NO_JUDGE = "no judge model configured for this run"
 
 
+def _lost_annotations(item: Item) -> ReviewReason:
+    """An item that lost annotations to quarantine never passes silently: its pass would not cover them.
+
+    (A rule cannot see an annotation that could not be read; it sees ``item.quarantined_annotations``.)
+    """
+    count = item.quarantined_annotations
+    return ReviewReason(
+        "annotations-quarantined",
+        f"{count} annotation(s) of this item could not be read and were quarantined, so its score does not "
+        "cover them: see `labelgate findings RUN --quarantined`",
+        None,
+        {"item.quarantined_annotations": count},
+    )
+
+
 @dataclass
 class ScoredItem:
     """One scored item; ``stored`` names the row fields worth keeping in the store."""
@@ -176,6 +191,8 @@ class ChunkScorer:
             # A failing item fails whatever a missing judgment would add (penalties only lower a
             # score), so it needs no review for it; only an item that could pass does.
             reasons = self._judgment_reasons(item, (judgments or {}).get(index), judged) if passed else []
+            if passed and item.quarantined_annotations:
+                reasons.append(_lost_annotations(item))
             results.append(
                 ScoredItem(
                     item,

@@ -36,6 +36,20 @@ class Taxonomy(Strict):
     aliases: dict[str, str] = Field(default_factory=dict)
     parents: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("labels", "aliases", "parents", mode="before")
+    @classmethod
+    def _integer_labels_are_names(cls, value: Any) -> Any:
+        """Class ids written as numbers (``labels: [0, 1]``) name the labels a dataset writes as ``0``, ``1``."""
+
+        def name(v: Any) -> Any:
+            return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+        if isinstance(value, list):
+            return [name(v) for v in value]
+        if isinstance(value, dict):
+            return {name(k): name(v) for k, v in value.items()}
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Taxonomy:
         dupes = sorted({x for x in self.labels if self.labels.count(x) > 1})

@@ -79,6 +79,13 @@ def structural_fields(applies_to: str) -> list[FieldSpec]:
         FieldSpec("item.id", "string", "item", "the item's own id (image file name or text id)", owner="structure"),
         FieldSpec("item.annotation_count", "number", "item", "number of annotations on the item", owner="structure"),
         FieldSpec(
+            "item.quarantined_annotations",
+            "number",
+            "item",
+            "annotations of the item that could not be read (quarantined, not in annotation_count)",
+            owner="structure",
+        ),
+        FieldSpec(
             "annotation.id",
             "string",
             "annotation",

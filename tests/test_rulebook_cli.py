@@ -128,7 +128,7 @@ def test_examples_pass_and_a_changed_expectation_fails_readably(tmp_path: Path) 
 
 def test_check_explain_schema_diff(tmp_path: Path) -> None:
     checked = run_cli("rulebook", "check", EXAMPLE_RULEBOOK)
-    assert checked.code == 0 and "ok: nuimages-boxes v2.1" in checked.stdout
+    assert checked.code == 0 and "ok: nuimages-boxes v2.2" in checked.stdout
 
     explained = json.loads(run_cli("rulebook", "explain", EXAMPLE_RULEBOOK, "--json").stdout)
     by_rule = {row["rule"]: row for row in explained}

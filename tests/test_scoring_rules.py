@@ -148,3 +148,40 @@ rules:
         escalations = con.execute("SELECT item_id, check_id, escalated_at FROM escalations ORDER BY item_id").fetchall()
     assert [(e[0], e[1]) for e in escalations] == [("ok.jpg", "judgment-unavailable")]
     assert all(e[2] is not None for e in escalations)
+
+
+def test_an_item_that_lost_annotations_to_quarantine_goes_to_review_not_pass(tmp_path: Path, db: Path) -> None:
+    """A rule never sees an annotation that could not be read: a pass would not cover it."""
+    head, scoring = MINIMAL_RULEBOOK.split("scoring:")
+    rules = write_rulebook(
+        tmp_path,
+        head
+        + """\
+  - id: LOST-001
+    clause: "4.2 every annotation is readable"
+    when: item.quarantined_annotations > 1
+    severity: minor
+    message: "{item.id} lost {item.quarantined_annotations} annotations"
+scoring:"""
+        + scoring,
+    )
+    unreadable = {"id": 3, "image_id": 1, "category_id": 1}  # no bbox: quarantined, its image kept
+    data = coco(
+        [image(1, "lost.jpg"), image(2, "whole.jpg"), image(3, "broken.jpg")],
+        [
+            box(1, 1, [0, 0, 10, 10]),
+            unreadable,
+            box(2, 2, [0, 0, 10, 10]),
+            box(4, 3, [0, 0, 0, 10]),  # fails on its own
+            {"id": 5, "image_id": 3, "category_id": 1},
+            {"id": 6, "image_id": 3, "category_id": 1},
+        ],
+    )
+    run = labelgate.score(write_coco(tmp_path / "d", data), rulebook=rules, db=db)
+    scores = run.scores().set_index("item_id")
+    assert scores.loc["whole.jpg", "decision"] == "pass"
+    assert scores.loc["lost.jpg", "decision"] == "review"
+    reason = json.loads(scores.loc["lost.jpg", "review_reasons"])[0]
+    assert reason["check_id"] == "annotations-quarantined" and reason["reason"].startswith("1 annotation(s)")
+    assert scores.loc["broken.jpg", "decision"] == "fail"  # no review needed to fail it
+    assert ("broken.jpg", None, "LOST-001") in _findings(db, run.id)  # rules read the count

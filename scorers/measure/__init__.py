@@ -78,7 +78,11 @@ def coerce_attribute(value: Any, spec: AttributeSpec) -> Any:
 
 def structure_rows(item: Item, ctx: MeasureContext) -> tuple[Row, list[Row]]:
     """The structural fields every item kind has (ids, label, size, declared attributes)."""
-    item_row: Row = {"item.id": item.id, "item.annotation_count": len(item.annotations)}
+    item_row: Row = {
+        "item.id": item.id,
+        "item.annotation_count": len(item.annotations),
+        "item.quarantined_annotations": item.quarantined_annotations,
+    }
     if item.kind == "image":
         item_row["item.width"] = item.width
         item_row["item.height"] = item.height

@@ -20,17 +20,17 @@ from tests.reports.conftest import DemoRun, sim_judge
 
 
 def _changed_rulebook(folder: Path) -> Path:
-    """Version 2.1 of the example: a stricter height limit, FIT-002 removed, GEO-099 added."""
+    """A later version of the example: a stricter height limit, FIT-002 removed, GEO-099 added."""
     yaml = YAML(typ="safe", pure=True)
     data = yaml.load(EXAMPLE_RULEBOOK.read_text(encoding="utf-8"))
-    data["version"] = "2.1"
+    data["version"] = "3.0"
     data["params"]["min_height_px"] = 30
     data["rules"] = [r for r in data["rules"] if r["id"] != "FIT-002"]
     data["rules"].append(
         {"id": "GEO-099", "clause": "test: very wide boxes", "when": "box.width > 200", "severity": "minor"}
     )
     data["examples"] = []
-    path = folder / "rules-2.1.yaml"
+    path = folder / "rules-3.0.yaml"
     with path.open("w", encoding="utf-8") as handle:
         yaml.dump(data, handle)
     return path
