@@ -177,6 +177,11 @@ def _open(dataset: str | Path, compiled: CompiledRulebook, format: str) -> tuple
     _check_kind(reader, compiled)
     records = reader.records()
     first = _first(records)  # surfaces unreadable datasets before anything is written
+    if first is _END:  # e.g. a YOLO folder whose images are elsewhere: a finished run of 0 items proves nothing
+        raise DatasetError(
+            f"{reader.path}: no items found in this {reader.format} dataset: check that it is the dataset's "
+            "folder or annotation file (or pass --format to read it another way)"
+        )
     return reader, _prepend(first, records)
 
 

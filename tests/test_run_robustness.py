@@ -231,3 +231,15 @@ def test_a_run_holding_the_file_lets_a_waiting_process_in_at_once(tmp_path: Path
         assert con.execute("SELECT count(*) FROM t").fetchall() == [(1,)]
     session.release()
     assert not waiting_flag(db).exists()  # the waiter cleans up after itself
+
+
+def test_a_dataset_without_a_single_record_stops_before_a_run_is_written(tmp_path: Path) -> None:
+    """A run that 'finished' with 0 items (a YOLO folder whose images are elsewhere) would prove nothing."""
+    data = tmp_path / "yolo"
+    (data / "labels").mkdir(parents=True)
+    (data / "data.yaml").write_text("names: [car, pedestrian]\n", encoding="utf-8")
+    db = tmp_path / "runs.duckdb"
+    result = run_cli("score", data, "--rulebook", EXAMPLE_RULEBOOK, "--db", db, "--format", "yolo")
+    assert result.code == 1
+    assert result.stderr.startswith(f"error: {data}: no items found in this yolo dataset: check that it is")
+    assert not db.exists() or duckdb.connect(str(db)).execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
