@@ -23,7 +23,8 @@ def print_summary(summary: RunSummary) -> None:
     table.add_row("failed", f"[red]{summary.failed:,}[/red]")
     table.add_row("needs review", f"[yellow]{summary.needs_review:,}[/yellow]")
     table.add_row("findings", f"{summary.findings:,}")
-    table.add_row("time", f"{summary.duration_s:.2f} s ({rate:,.0f} annotations/s)")
+    shown = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"  # a model run of a few items is not "0 annotations/s"
+    table.add_row("time", f"{summary.duration_s:.2f} s ({shown} annotations/s)")
     if summary.models:
         label = f"{summary.models} (simulated)" if summary.simulated else summary.models
         table.add_row("models", label)
