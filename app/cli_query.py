@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,7 @@ def findings(
         run_id = queries.resolve_run(con, run)
         if quarantined:
             emit(
-                queries.quarantine(con, run_id),
+                queries.quarantine(con, run_id, item=item),
                 style,
                 title=f"quarantined records of {run_id}",
                 columns=["source", "locator", "level", "item_id", "annotation_id", "reason"],
@@ -102,7 +103,7 @@ def findings(
             return
         _check_filters(con, run_id, rule=rule, severity=severity)
         frame = queries.findings(con, run_id, rule=rule, severity=severity, item=item, limit=limit)
-        quarantine = queries.quarantine(con, run_id)
+        quarantine = queries.quarantine(con, run_id, item=item)
     if style.value != "table":
         emit(frame, style, json_columns=["evidence"])
         return
@@ -122,7 +123,8 @@ def findings(
             columns=["source", "locator", "level", "reason"],
         )
         if len(quarantine) > len(shown):
-            err.print(f"... {len(quarantine) - len(shown)} more: labelgate findings {run_id} --quarantined")
+            only = f" --item {shlex.quote(item)}" if item is not None else ""
+            err.print(f"... {len(quarantine) - len(shown)} more: labelgate findings {run_id} --quarantined{only}")
 
 
 def _check_filters(con: Any, run_id: str, *, rule: str | None, severity: str | None) -> None:

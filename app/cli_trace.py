@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
 
 
 def show(
-    item: str = typer.Argument(..., help="The item's id in the dataset (e.g. the image file name)."),
+    item: str = typer.Argument(
+        ..., help="The item's id as the run has it: an image's file name or path, a record's id or 'line N', ..."
+    ),
     run: str = typer.Option("latest", "--run", help="Run id, unique prefix, or 'latest'."),
     db: Path = typer.Option(None, "--db", help="DuckDB file [env LABELGATE_DB]."),
     json_: bool = typer.Option(False, "--json", help="Output JSON."),
@@ -70,7 +72,8 @@ def _render(trace: dict[str, Any]) -> None:
     item = trace["item"]
     out.print(Text(f"item {item['item_id']} in run {trace['run_id']}: {item.get('state')}", style="bold"))
     facts = {k: item.get(k) for k in ("source", "media", "width", "height", "annotation_count", "content_hash")}
-    out.print(Text("  " + ", ".join(f"{k} {v}" for k, v in facts.items() if v is not None)))
+    if any(v is not None for v in facts.values()):
+        out.print(Text("  " + ", ".join(f"{k} {v}" for k, v in facts.items() if v is not None)))
     score = trace.get("score")
     if score:
         out.print(Text(f"  score {score['score']:g} -> {score['decision']} ({score['findings']} finding(s))"))
@@ -119,5 +122,5 @@ def _render(trace: dict[str, Any]) -> None:
         trace.get("reviews", []),
         ["reviewer", "role", "decision", "corrected_label", "comment", "decided_at"],
     )
-    _table("quarantined", trace.get("quarantined", []), ["source", "locator", "level", "reason"])
+    _table("quarantined", trace.get("quarantined", []), ["source", "locator", "level", "reason", "raw"])
     _table("audit log", trace.get("audit", []), ["seq", "ts", "actor", "event"])

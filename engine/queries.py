@@ -85,11 +85,26 @@ def findings(
     return con.execute(sql, params).df()
 
 
-def quarantine(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
+def natural(column: str) -> str:
+    """SQL sort key of a text column in natural order (``line 2`` before ``line 10``): digits zero-padded."""
+    return (
+        f"array_to_string(list_transform(regexp_extract_all({column}, '\\d+|\\D+'), "
+        "lambda p: CASE WHEN p[1] BETWEEN '0' AND '9' THEN lpad(p, 30, '0') ELSE p END), '')"
+    )
+
+
+QUARANTINE_ITEM = "(item_id = $item OR (item_id IS NULL AND source || ' ' || locator = $item))"
+"""A quarantined item by its id; a record without one by its file and place, as in ``item_states``."""
+
+
+def quarantine(con: duckdb.DuckDBPyConnection, run_id: str, *, item: str | None = None) -> pd.DataFrame:
+    """Quarantined records in the order of the dataset's files and records (an item before its annotations)."""
+    where = f"AND {QUARANTINE_ITEM}" if item is not None else ""
     return con.execute(
-        """SELECT run_id, source, locator, level, item_id, annotation_id, reason, raw
-           FROM quarantine WHERE run_id = ? ORDER BY source, level, locator""",
-        [run_id],
+        f"""SELECT run_id, source, locator, level, item_id, annotation_id, reason, raw
+           FROM quarantine WHERE run_id = $run_id {where}
+           ORDER BY {natural("source")}, {natural("locator")}, level <> 'item'""",
+        {"run_id": run_id} | ({"item": item} if item is not None else {}),
     ).df()
 
 

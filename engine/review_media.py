@@ -79,6 +79,12 @@ def load_image(dataset_path: str, media: str | None, max_pixels: int | None = No
     try:
         path = DatasetRoot(root).find(media, SUBDIRS)
     except UnsafePath as exc:
+        if "://" in media or media.startswith("/"):  # e.g. a Label Studio URL whose file is not in the folder
+            return LoadedImage(
+                None,
+                f"image {media} is a URL or absolute path, not a file inside the dataset folder {root}: "
+                "put the images next to the annotations (or in images/)",
+            )
         return LoadedImage(None, f"refused: {exc}")
     if path is None:
         return LoadedImage(None, f"image file {media} not found under {root}")

@@ -12,12 +12,23 @@ from typing import Any
 import duckdb
 import orjson
 
+from engine.queries import QUARANTINE_ITEM, natural
 from engine.store import first_row
 from labelgate.errors import RunError
 
+ID_FORMS = {
+    "coco": "the image's file_name",
+    "yolo": "the image's path in the dataset folder",
+    "voc": "the image's path in the dataset folder",
+    "labelstudio": "'<task id>-<annotation id>'",
+    "labelstudio-text": "'<task id>-<annotation id>'",
+    "conll": "'line N' (the sentence's first token)",
+}
+"""What item ids look like per dataset format; other text formats use the record's id, else 'line N'."""
+
 
 def _rows(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], json_columns: tuple[str, ...] = ()
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any], json_columns: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     """Rows as dicts, with the JSON text of ``json_columns`` parsed."""
     result = con.execute(sql, params)
@@ -50,14 +61,15 @@ def item_trace(con: duckdb.DuckDBPyConnection, run_id: str, item_id: str) -> dic
     )
     quarantined = _rows(
         con,
-        "SELECT source, locator, level, annotation_id, reason FROM quarantine WHERE run_id = ? AND item_id = ?",
-        [run_id, item_id],
+        f"""SELECT source, locator, level, annotation_id, reason, raw FROM quarantine
+            WHERE run_id = $run_id AND {QUARANTINE_ITEM} ORDER BY {natural("locator")}, level <> 'item'""",
+        {"run_id": run_id, "item": item_id},
     )
     if not items:
         attempts = first_row(
             con.execute("SELECT count(*) FROM attempts WHERE run_id = ? AND item_id = ?", [run_id, item_id])
         )
-        if quarantined and not any(q["level"] == "annotation" for q in quarantined):
+        if any(q["level"] == "item" for q in quarantined) or (quarantined and not (attempts and attempts[0])):
             return {"run_id": run_id, "item": {"item_id": item_id, "state": "quarantined"}, "quarantined": quarantined}
         if attempts and attempts[0]:
             return {
@@ -65,9 +77,7 @@ def item_trace(con: duckdb.DuckDBPyConnection, run_id: str, item_id: str) -> dic
                 "item": {"item_id": item_id, "state": "judging"},
                 "attempts": _attempts(con, run_id, item_id),
             }
-        raise RunError(
-            f"item {item_id!r} is not in run {run_id}: check the id (it is the dataset's own, e.g. the image file name)"
-        )
+        raise RunError(f"item {item_id!r} is not in run {run_id}: {_id_hint(con, run_id)}")
     item = items[0]
     state = first_row(con.execute("SELECT state FROM item_states WHERE run_id = ? AND item_id = ?", [run_id, item_id]))
     item["state"] = state[0] if state else item["state"]
@@ -142,6 +152,26 @@ def item_trace(con: duckdb.DuckDBPyConnection, run_id: str, item_id: str) -> dic
         "reviews": reviews,
         "audit": events,
     }
+
+
+def _id_hint(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
+    """What the run's item ids look like: their form for the dataset's format, and a few of them."""
+    row = first_row(con.execute("SELECT dataset_format FROM runs WHERE run_id = ?", [run_id]))
+    kind = first_row(con.execute("SELECT kind FROM items WHERE run_id = ? LIMIT 1", [run_id]))
+    form = ID_FORMS.get(str(row[0]) if row else "") or (
+        "the image's file name" if kind and kind[0] == "image" else "the record's id, else 'line N'"
+    )
+    examples = [
+        str(r[0])
+        for r in con.execute(
+            """SELECT item_id FROM (SELECT item_id, seq FROM items WHERE run_id = $run
+                   UNION ALL SELECT item_id, NULL FROM quarantine WHERE run_id = $run AND item_id IS NOT NULL)
+               GROUP BY item_id ORDER BY min(seq) NULLS LAST, item_id LIMIT 3""",
+            {"run": run_id},
+        ).fetchall()
+    ]
+    shown = f", e.g. {', '.join(examples)}" if examples else ""
+    return f"an item id is {form}{shown} (`labelgate findings {run_id}` lists them)"
 
 
 def _attempts(con: duckdb.DuckDBPyConnection, run_id: str, item_id: str) -> list[dict[str, Any]]:

@@ -176,3 +176,55 @@ def test_the_simulated_judge_warns_on_a_dataset_without_truth(tmp_path: Path) ->
         assert (
             "has no labelgate_truth.json, so the simulated models (--judge sim) will guess" in result.stderr
         ) is warned
+
+
+def _cancelled_run(tmp_path: Path) -> Path:
+    """A Label Studio text run of 12 tasks whose items 2-2 and 10-10 (cancelled) are quarantined."""
+    rules = write_rulebook(
+        tmp_path,
+        'rulebook: t\nversion: "1"\nguideline: g\napplies_to: text_spans\ntaxonomy: [PER]\nrules:\n'
+        '  - {id: TAX-001, clause: "1", when: not label.in_taxonomy, severity: major}\n',
+    )
+    tasks: list[dict[str, object]] = [
+        {"id": k, "data": {"text": f"text {k}"}, "annotations": [{"id": k, "result": []}]} for k in range(12)
+    ]
+    for k in (2, 10):
+        tasks[k]["annotations"] = [{"id": k, "was_cancelled": True, "result": [{"id": "p", "type": "polygon"}]}]
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks))
+    db = tmp_path / "runs.duckdb"
+    assert run_cli("score", export, "--format", "labelstudio-text", "--rulebook", rules, "--db", db).code == 0
+    return db
+
+
+def test_findings_item_filter_applies_to_quarantined_records(tmp_path: Path) -> None:
+    db = _cancelled_run(tmp_path)
+    only = json.loads(run_cli("findings", "latest", "--db", db, "--quarantined", "--json", "--item", "10-10").stdout)
+    assert {q["item_id"] for q in only} == {"10-10"} and len(only) == 2
+    table = run_cli("findings", "latest", "--db", db, "--item", "2-2").stdout
+    assert "2 quarantined record(s)" in table and "10-10" not in table
+
+
+def test_show_gives_the_records_of_a_quarantined_item(tmp_path: Path) -> None:
+    db = _cancelled_run(tmp_path)
+    shown = run_cli("show", "2-2", "--db", db)
+    assert shown.code == 0, shown.stderr
+    assert "item 2-2 in run" in shown.stdout and ": quarantined" in shown.stdout
+    trace = json.loads(run_cli("show", "2-2", "--db", db, "--json").stdout)
+    first = trace["quarantined"][0]
+    assert first["reason"] == "annotation 2-2 was cancelled (skipped) in Label Studio"
+    assert '"was_cancelled": true' in first["raw"]
+
+
+def test_quarantine_in_natural_order_and_unknown_ids_explained(tmp_path: Path) -> None:
+    db = _cancelled_run(tmp_path)
+    listed = json.loads(run_cli("findings", "latest", "--db", db, "--quarantined", "--json").stdout)
+    assert [(q["locator"], q["level"]) for q in listed] == [
+        ("[2].annotations[0]", "item"),
+        ("[2].annotations[0] 2-2-p", "annotation"),
+        ("[10].annotations[0]", "item"),
+        ("[10].annotations[0] 10-10-p", "annotation"),
+    ]
+    unknown = run_cli("show", "2", "--db", db)
+    assert unknown.code == 1 and "image" not in unknown.stderr
+    assert "an item id is '<task id>-<annotation id>', e.g. 0-0, 1-1, 3-3" in unknown.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from engine.events import ReviewDecision, add_reviews
@@ -56,3 +57,27 @@ def test_states_follow_scoring_judging_review_and_quarantine(tmp_path: Path) -> 
     shown = run_cli("show", reviewed_item, "--run", run.run_id, "--db", db)
     assert shown.code == 0, shown.stderr
     assert f"item {reviewed_item} in run {run.run_id}: reviewed" in shown.stdout
+
+
+def test_show_gives_a_quarantined_items_records(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from tests.helpers import MINIMAL_RULEBOOK, write_rulebook
+
+    data = tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    (data / "labels").mkdir()
+    Image.new("RGB", (64, 48)).save(data / "images" / "a.jpg")
+    (data / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (data / "labels" / "b.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # a label file without its image
+    (data / "classes.txt").write_text("car\n")
+    db = tmp_path / "runs.duckdb"
+    run = score_dataset(data, write_rulebook(tmp_path, MINIMAL_RULEBOOK), db)
+    shown = run_cli("show", "labels/b.txt", "--run", run.run_id, "--db", db, "--json")
+    assert shown.code == 0, shown.stderr
+    trace = json.loads(shown.stdout)
+    assert trace["item"] == {"item_id": "labels/b.txt", "state": "quarantined"}
+    assert [(q["locator"], q["level"], q["reason"]) for q in trace["quarantined"]] == [
+        ("labels/b.txt", "item", "label file labels/b.txt has no image next to it or under images/"),
+        ("labels/b.txt:1", "annotation", "belongs to quarantined item labels/b.txt"),
+    ]

@@ -61,13 +61,16 @@ def test_boxes_per_task_annotation_with_pixel_coordinates(tmp_path: Path) -> Non
     assert first.attributes == {
         "task_id": "7",
         "remote_media": True,
+        "media_problem": f"image for task 7 (/data/upload/1/a.jpg) not found under {tmp_path}: "
+        "put the images next to the export (or in images/)",
         "annotation_id": "70",
         "completed_by": 3,
     }
+    turned = {"rotation": 30, "unrotated_bbox": [100.0, 0.0, 20.0, 10.0]}
     assert [(a.id, a.label, a.bbox, a.attributes) for a in first.annotations] == [
         ("7-70-r1", "car", (20.0, 10.0, 40.0, 50.0), {}),
-        ("7-70-s1:0", "bus", (100.0, 0.0, 20.0, 10.0), {"rotation": 30}),
-        ("7-70-s1:1", "truck", (100.0, 0.0, 20.0, 10.0), {"rotation": 30}),
+        ("7-70-s1:0", "bus", (95.0, 0.0, 22.32, 18.66), turned),
+        ("7-70-s1:1", "truck", (95.0, 0.0, 22.32, 18.66), turned),
     ]
     assert items[1].annotations[0].bbox == (25.0, 10.0, 40.0, 50.0)
     assert items[2].annotations == [] and items[2].width is None
@@ -209,3 +212,157 @@ def test_text_tasks_without_a_clear_text_field_are_quarantined(tmp_path: Path) -
         ("annotation", "[0].annotations[0] 1-10-e1"): "belongs to quarantined item 1-10",
         ("annotation", "[1].annotations[0] 2-20-result[0]"): "result must be an object",
     }
+
+
+def _span(rid: str, start: int, end: int, text: str | None, label: str = "MISC") -> dict[str, Any]:
+    value: dict[str, Any] = {"start": start, "end": end, "labels": [label]}
+    if text is not None:
+        value["text"] = text
+    return {"id": rid, "type": "labels", "from_name": "label", "to_name": "text", "value": value}
+
+
+def test_span_offsets_are_code_points_and_utf16_only_for_old_exports(tmp_path: Path) -> None:
+    # Label Studio's e2e fixture (ner/emoji.cy.ts): "test" after a cat emoji is start 21, end 25
+    text = "🐱 Warning: This is a test text"
+    assert text[21:25] == "test"
+    old = len(text[: text.index("text", 25)].encode("utf-16-le")) // 2  # an older export's UTF-16 offset
+    tasks = [
+        {
+            "id": 1,
+            "data": {"text": text},
+            "annotations": [
+                {
+                    "id": 10,
+                    "result": [
+                        _span("cp", 21, 25, "test"),
+                        _span("u16", old, old + 4, "text"),
+                        _span("bare", 21, 25, None),
+                    ],
+                }
+            ],
+        }
+    ]
+    [item], bad = read(_write(tmp_path, tasks), "labelstudio-text")
+    assert bad == []
+    assert [(a.id, text[a.start : a.end], a.attributes) for a in item.annotations] == [
+        ("1-10-cp", "test", {}),
+        ("1-10-u16", "text", {"offsets": "utf16"}),
+        ("1-10-bare", "test", {}),
+    ]
+
+
+def test_rotated_rectangles_are_measured_by_their_bounding_box(tmp_path: Path) -> None:
+    def turned(rid: str, rotation: float) -> dict[str, Any]:
+        # (600, 100) 100 x 40 px in a 640 x 480 image, turned clockwise about its top-left corner
+        value: dict[str, Any] = {"x": 93.75, "y": 100 / 4.8, "width": 100 / 6.4, "height": 40 / 4.8}
+        value |= {"rotation": rotation, "rectanglelabels": ["truck"]}
+        return {"id": rid, "type": "rectanglelabels", "original_width": 640, "original_height": 480, "value": value}
+
+    tasks = [
+        {"id": 4, "data": {"image": "a.jpg"}, "annotations": [{"id": 6, "result": [turned("q", 90), turned("h", 180)]}]}
+    ]
+    [item], _ = read(_write(tmp_path, tasks), "labelstudio")
+    unrotated = [600.0, 100.0, 100.0, 40.0]
+    assert [(a.bbox, a.attributes) for a in item.annotations] == [
+        ((560.0, 100.0, 40.0, 100.0), {"rotation": 90, "unrotated_bbox": unrotated}),
+        ((500.0, 60.0, 100.0, 40.0), {"rotation": 180, "unrotated_bbox": unrotated}),
+    ]
+
+
+def test_image_urls_are_found_inside_the_dataset_folder_only(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(b"secret")
+    data = tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    for name in ("images/street_001.jpg", "images/x.jpg", "street_002.jpg", "images/y.jpg"):
+        (data / name).write_bytes(b"jpeg")
+    (data / "images" / "link.jpg").symlink_to(outside)
+    urls = [
+        "/data/upload/1/3f2a9c1e-street_001.jpg",
+        "/data/local-files/?d=images/x.jpg",
+        "s3://bucket/raw/street_002.jpg",
+        "http://host/y.jpg?token=1",
+        "http://host/missing.jpg",
+        "/data/local-files/?d=../outside.jpg",
+        "http://host/link.jpg",
+    ]
+    tasks = [{"id": k, "data": {"image": url}, "annotations": []} for k, url in enumerate(urls)]
+    path = data / "export.json"
+    path.write_text(json.dumps(tasks))
+    items, _ = read(path, "labelstudio")
+    assert [i.media for i in items[:4]] == ["images/street_001.jpg", "images/x.jpg", "street_002.jpg", "images/y.jpg"]
+    assert [i.attributes for i in items[:4]] == [{"task_id": str(k), "media_url": urls[k]} for k in range(4)]
+    problems = [(i.media, i.attributes["remote_media"], i.attributes["media_problem"]) for i in items[4:]]
+    assert problems == [
+        (
+            "http://host/missing.jpg",
+            True,
+            f"image for task 4 (http://host/missing.jpg) not found under {data}: "
+            "put the images next to the export (or in images/)",
+        ),
+        (
+            "/data/local-files/?d=../outside.jpg",
+            True,
+            "image for task 5 (/data/local-files/?d=../outside.jpg) refused: "
+            "path '../outside.jpg' climbs out of the dataset with '..'",
+        ),
+        (
+            "http://host/link.jpg",
+            True,
+            "image for task 6 (http://host/link.jpg) refused: "
+            "path 'images/link.jpg' leads outside the dataset root (symlink?)",
+        ),
+    ]
+
+
+def test_the_data_field_is_the_one_the_results_point_to(tmp_path: Path) -> None:
+    rect = _rect("r", 1.0)
+    tasks = [
+        {"id": 1, "data": {"title": "Street corner", "image": "a.jpg"}, "annotations": [{"id": 1, "result": [rect]}]},
+        {
+            "id": 2,
+            "data": {"caption": "x.jpg", "photo": "p"},
+            "annotations": [{"id": 2, "result": [{**rect, "to_name": "photo"}]}],
+        },
+        {"id": 3, "data": {"note": "hello", "pic": "http://h/b.png?s=1"}, "annotations": []},
+    ]
+    items, _ = read(_write(tmp_path, tasks), "labelstudio")
+    assert [i.attributes.get("media_url", i.media) for i in items] == ["a.jpg", "p", "http://h/b.png?s=1"]
+    span = {**_span("e", 0, 4, "Ana "), "to_name": "body"}
+    texts = [{"id": 4, "data": {"title": "T", "body": "Ana Lima"}, "annotations": [{"id": 4, "result": [span]}]}]
+    [item], bad = read(_write(tmp_path, texts), "labelstudio-text")
+    assert (item.text, bad) == ("Ana Lima", [])
+
+
+def test_json_min_exports_are_read_like_json_exports(tmp_path: Path) -> None:
+    box = {**_rect("r", 10.0)["value"], "original_width": 200, "original_height": 100}
+    images = [
+        {
+            "image": "/data/upload/1/a.jpg",
+            "id": 1,
+            "label": [box, {**box, "x": 50.0}],
+            "annotator": 2,
+            "annotation_id": 9,
+        },
+        {"image": "b.jpg", "id": 2, "annotator": None, "annotation_id": None, "lead_time": None},
+    ]
+    items, bad = read(_write(tmp_path, images))
+    assert bad == []
+    assert [(i.id, i.media, [(a.id, a.label, a.bbox) for a in i.annotations]) for i in items] == [
+        (
+            "1-9",
+            "/data/upload/1/a.jpg",
+            [("1-9-label[0]", "car", (20.0, 10.0, 40.0, 50.0)), ("1-9-label[1]", "car", (100.0, 10.0, 40.0, 50.0))],
+        ),
+        ("2", "b.jpg", []),
+    ]
+    assert items[0].attributes["completed_by"] == 2
+    text = "Ana Lima lives in Rome"
+    span = {"start": 18, "end": 22, "text": "Rome", "labels": ["LOC"]}
+    texts = [{"id": 3, "text": text, "label": [span], "sentiment": "positive", "annotator": 1, "annotation_id": 7}]
+    [item], bad = read(_write(tmp_path, texts))
+    assert (item.kind, item.text, bad) == ("text", text, [])
+    assert [(a.id, a.label, a.start, a.end) for a in item.annotations] == [
+        ("3-7-label[0]", "LOC", 18, 22),
+        ("3-7-sentiment", "positive", None, None),
+    ]

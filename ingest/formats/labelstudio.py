@@ -1,4 +1,5 @@
-"""Label Studio JSON exports (the full "JSON" export: a list of tasks), streamed with ijson.
+"""Label Studio exports, streamed with ijson: the full "JSON" export (a list of tasks) and the
+"JSON-MIN" export (one flat record per annotation, read as the task it came from).
 
 Two formats share this reader: ``labelstudio`` for image boxes (``rectanglelabels`` results,
 or ``rectangle`` + ``labels`` results sharing one id) and ``labelstudio-text`` for text
@@ -9,11 +10,13 @@ annotators of one task are scored separately; a task nobody annotated is an item
 id>`` with no annotations. Annotation ids are ``<task>-<annotation>-<result id>`` (with
 ``:k`` when one result carries several labels). Percent coordinates become pixels with the
 result's ``original_width``/``original_height`` (rounded to 1/100 px, see
-:func:`ingest.model.to_pixels`); a rotated rectangle keeps its unrotated
-x/y/width/height and a ``rotation`` attribute. Text offsets are converted from Label
-Studio's UTF-16 units to Python characters. Cancelled (skipped) annotations and result types
-labelgate does not read (polygons, keypoints, text areas, relations ...) are quarantined
-with the reason. Image paths point into the Label Studio server and are not opened.
+:func:`ingest.model.to_pixels`); a rotated rectangle becomes its axis-aligned bounding box,
+with ``rotation`` and ``unrotated_bbox`` attributes. Span offsets are code points, or UTF-16
+units in older exports (see :func:`~ingest.formats.labelstudio_data.span_offsets`). Image
+URLs are looked up inside the export's folder (:func:`~ingest.formats.labelstudio_data.find_media`);
+an image not found there keeps its URL and the ``remote_media`` attribute. Cancelled
+(skipped) annotations and result types labelgate does not read (polygons, keypoints, text
+areas, relations ...) are quarantined with the reason.
 """
 
 from __future__ import annotations
@@ -27,12 +30,22 @@ import ijson
 
 from ingest.base import DatasetReader, Record, register
 from ingest.formats.coco import json_error_position
+from ingest.formats.labelstudio_data import (
+    BOX_TYPES,
+    data_field,
+    find_media,
+    is_min_record,
+    looks_like_image,
+    min_task,
+    rotated_bounds,
+    span_offsets,
+    task_results,
+)
 from ingest.ids import as_id, as_label
-from ingest.images import IMAGE_SUFFIXES
-from ingest.model import Annotation, Item, Quarantined, snippet, to_pixels
+from ingest.model import PIXEL_DECIMALS, Annotation, Item, Quarantined, snippet, to_pixels
+from ingest.paths import UnsafePath
 from labelgate.errors import DatasetError
 
-BOX_TYPES = frozenset({"rectanglelabels", "rectangle"})
 SNIFF_TASKS = 5
 
 
@@ -49,48 +62,23 @@ def _labels(value: dict[str, Any], keys: tuple[str, ...]) -> list[Any] | None:
 
 def _task_kind(task: Any) -> str | None:
     """``image`` or ``text`` from a task's result types, else from its data; None if unclear."""
+    if is_min_record(task):
+        task = min_task(task, "image")
     if not isinstance(task, dict):
         return None
-    annotations = task.get("annotations")
-    for annotation in annotations if isinstance(annotations, list) else []:
-        results = annotation.get("result") if isinstance(annotation, dict) else None
-        for result in results if isinstance(results, list) else []:
-            kind = result.get("type") if isinstance(result, dict) else None
-            if kind in BOX_TYPES:
-                return "image"
-            if kind in ("labels", "choices") and _text_data(task) is not None:
-                return "text"
+    for result in task_results(task):
+        kind = result.get("type")
+        if kind in BOX_TYPES:
+            return "image"
+        if kind in ("labels", "choices") and data_field(task, "text") is not None:
+            return "text"
     data = task.get("data")
     if isinstance(data, dict):
-        if "image" in data or any(
-            isinstance(v, str) and Path(v.split("?")[0]).suffix.lower() in IMAGE_SUFFIXES for v in data.values()
-        ):
+        if "image" in data or any(isinstance(v, str) and looks_like_image(v) for v in data.values()):
             return "image"
         if "text" in data:
             return "text"
     return None
-
-
-def _text_data(task: dict[str, Any]) -> str | None:
-    data = task.get("data")
-    if not isinstance(data, dict):
-        return None
-    if isinstance(data.get("text"), str):
-        return str(data["text"])
-    strings = [v for v in data.values() if isinstance(v, str)]
-    return strings[0] if len(strings) == 1 else None
-
-
-def utf16_to_index(text: str, offset: int) -> int:
-    """A Python string index from a JavaScript (UTF-16 code unit) offset."""
-    if text.isascii() or all(ord(c) <= 0xFFFF for c in text):
-        return offset
-    units = 0
-    for index, char in enumerate(text):
-        if units >= offset:
-            return index
-        units += 2 if ord(char) > 0xFFFF else 1
-    return len(text) + (offset - units)
 
 
 class _LabelStudioReader(DatasetReader):
@@ -98,6 +86,7 @@ class _LabelStudioReader(DatasetReader):
         super().__init__(path)
         if not self.path.is_file():
             raise DatasetError(f"{self.path}: pass the Label Studio JSON export file itself")
+        self._media_seen: tuple[tuple[str, str], str | None, dict[str, Any]] | None = None
 
     @classmethod
     def sniff(cls, path: Path) -> bool:
@@ -144,9 +133,13 @@ class _LabelStudioReader(DatasetReader):
         seen: set[str] = set()
         with self.path.open("rb") as handle:
             for index, task in enumerate(ijson.items(handle, "item", use_float=True)):
-                yield from self._task(task, f"[{index}]", name, seen)
+                if is_min_record(task):
+                    yield from self._task(min_task(task, self.kind), f"[{index}]", name, seen, flat=True)
+                else:
+                    yield from self._task(task, f"[{index}]", name, seen)
 
-    def _task(self, task: Any, locator: str, name: str, seen: set[str]) -> Iterator[Record]:
+    def _task(self, task: Any, locator: str, name: str, seen: set[str], flat: bool = False) -> Iterator[Record]:
+        """A task's items; ``flat``: a JSON-MIN record, whose one annotation has no locator of its own."""
         if not isinstance(task, dict) or as_id(task.get("id")) is None or not isinstance(task.get("data"), dict):
             yield Quarantined(
                 name,
@@ -164,10 +157,11 @@ class _LabelStudioReader(DatasetReader):
         if not isinstance(annotations, list):
             yield Quarantined(name, locator, f"task {task_id}: 'annotations' must be a list", "item", item_id=task_id)
             return
+        field = data_field(task, self.kind)
         if not annotations:
-            yield from self._item(task, task_id, {}, [], f"{locator}", name, seen)
+            yield from self._item(task, field, task_id, {}, [], locator, name, seen)
         for k, annotation in enumerate(annotations):
-            where = f"{locator}.annotations[{k}]"
+            where = locator if flat else f"{locator}.annotations[{k}]"
             if not isinstance(annotation, dict):
                 yield Quarantined(
                     name,
@@ -182,11 +176,12 @@ class _LabelStudioReader(DatasetReader):
             results = annotation.get("result") or []
             if not isinstance(results, list):
                 results = [results]  # quarantined below as a result that is not an object
-            yield from self._item(task, f"{task_id}-{ann_id}", annotation, results, where, name, seen)
+            yield from self._item(task, field, f"{task_id}-{ann_id}", annotation, results, where, name, seen)
 
     def _item(
         self,
         task: dict[str, Any],
+        field: str | None,
         item_id: str,
         annotation: dict[str, Any],
         results: list[Any],
@@ -199,7 +194,8 @@ class _LabelStudioReader(DatasetReader):
             problem = f"duplicate task/annotation id {item_id}: ids must be unique"
         elif annotation.get("was_cancelled"):
             problem = f"annotation {item_id} was cancelled (skipped) in Label Studio"
-        text = _text_data(task) if self.kind == "text" else None
+        value = task["data"].get(field) if field is not None else None
+        text = value if self.kind == "text" and isinstance(value, str) else None
         if problem is None and self.kind == "text" and text is None:
             keys = ", ".join(map(str, task["data"])) or "none"
             problem = f"cannot tell which data field holds the text (fields: {keys}): name it 'text'"
@@ -235,24 +231,50 @@ class _LabelStudioReader(DatasetReader):
             annotation_obj, original = outcome
             size = size or original
             good.append(annotation_obj)
-        attributes: dict[str, Any] = {"task_id": as_id(task["id"]), "remote_media": True}
+        task_id = as_id(task["id"])
+        assert task_id is not None
+        media: str | None = None
+        attributes: dict[str, Any] = {"task_id": task_id}
+        if self.kind == "image" and isinstance(value, str):
+            media, found = self._media(task_id, value)
+            attributes.update(found)
         if annotation:
             attributes["annotation_id"] = as_id(annotation.get("id"))
             if annotation.get("completed_by") is not None:
                 attributes["completed_by"] = annotation.get("completed_by")
-        media = next((v for v in task["data"].values() if isinstance(v, str)), None)
         yield Item(
             item_id,
             self.kind,
             good,
             width=size[0] if size else None,
             height=size[1] if size else None,
-            media=media if self.kind == "image" else None,
+            media=media,
             text=text,
             source=f"{name}#{locator}",
             attributes=attributes,
             quarantined_annotations=bad,
         )
+
+    def _media(self, task_id: str, url: str) -> tuple[str, dict[str, Any]]:
+        """The image's path in the dataset folder, with the URL kept; else the URL, marked remote.
+
+        The last answer is kept: a task's annotations (one item each) share the image.
+        """
+        if self._media_seen is None or self._media_seen[0] != (task_id, url):
+            try:
+                found, problem = find_media(self.root, url), None
+            except UnsafePath as exc:
+                found, problem = None, f"image for task {task_id} ({url}) refused: {exc}"
+            if found is not None:
+                self._media_seen = ((task_id, url), found, {"media_url": url})
+            else:
+                problem = problem or (
+                    f"image for task {task_id} ({url}) not found under {self.root.root}: "
+                    "put the images next to the export (or in images/)"
+                )
+                self._media_seen = ((task_id, url), None, {"remote_media": True, "media_problem": problem})
+        _, found, attributes = self._media_seen
+        return found or url, dict(attributes)
 
     def _results(
         self, results: list[Any], item_id: str, text: str | None
@@ -329,8 +351,19 @@ class LabelStudioImageReader(_LabelStudioReader):
             to_pixels(h / 100, height),
         )
         attributes: dict[str, Any] = {}
-        if _number(value.get("rotation")) and value["rotation"]:
-            attributes["rotation"] = value["rotation"]
+        rotation = value.get("rotation")
+        if _number(rotation) and rotation % 360:
+            # measured as its bounding box (what Label Studio's COCO/YOLO converters export); the
+            # rotation and the drawn rectangle stay attributes a rule can read
+            attributes["rotation"] = rotation
+            attributes["unrotated_bbox"] = list(box)
+            bounds = rotated_bounds(x / 100 * width, y / 100 * height, w / 100 * width, h / 100 * height, rotation)
+            box = (
+                round(bounds[0], PIXEL_DECIMALS),
+                round(bounds[1], PIXEL_DECIMALS),
+                round(bounds[2], PIXEL_DECIMALS),
+                round(bounds[3], PIXEL_DECIMALS),
+            )
         size = (int(width), int(height))
         out: list[tuple[str, tuple[Annotation, tuple[int, int] | None] | str]] = []
         for ann_id, label in _each_label(labels, base_id):
@@ -370,12 +403,13 @@ class LabelStudioTextReader(_LabelStudioReader):
         assert isinstance(start, int) and isinstance(end, int)
         if text is None:
             return [(base_id, "the task has no text for this span")]
-        begin, finish = utf16_to_index(text, start), utf16_to_index(text, end)
         span_text = value.get("text") if isinstance(value.get("text"), str) else None
+        begin, finish, utf16 = span_offsets(text, start, end, span_text)
+        attributes = {"offsets": "utf16"} if utf16 else {}
         return [
             (
                 ann_id,
-                (Annotation(ann_id, label, start=begin, end=finish, text=span_text), None)
+                (Annotation(ann_id, label, start=begin, end=finish, text=span_text, attributes=dict(attributes)), None)
                 if label
                 else "span label must be a non-empty string",
             )

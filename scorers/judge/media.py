@@ -40,6 +40,9 @@ class MediaSource:
     def _path(self, item: Item) -> Path:
         if not item.media:
             raise MediaUnavailable(f"item {item.id} has no image file")
+        if item.attributes.get("remote_media"):  # a Label Studio URL not found in the dataset folder
+            problem = item.attributes.get("media_problem")
+            raise MediaUnavailable(str(problem) if problem else f"image {item.media} is not a file of the dataset")
         try:
             path = self.root.find(item.media)
         except UnsafePath as exc:
