@@ -4,6 +4,12 @@ Each line is parsed on its own (constant memory); a line that is not UTF-8, not 
 object, has no ``text`` string or repeats an id is quarantined with its line number. The item
 id is the record's ``id`` (string or integer), else ``line N``. Subclasses turn a record's
 labels or spans into annotations.
+
+Detection reads records until one tells class labels from spans (:func:`record_shape`):
+doccano and unfinished exports start with unannotated records (``"label": []``) that fit
+both. A ``.json`` file is JSON Lines (HuggingFace's ``Dataset.to_json`` writes them) only
+when its first line is a whole object with a ``text``; a JSON document spread over lines is
+left to the readers of single-document formats.
 """
 
 from __future__ import annotations
@@ -11,35 +17,49 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import orjson
 
 from ingest.base import DatasetReader, Record
 from ingest.ids import as_id
-from ingest.lines import numbered_lines, raw_snippet
+from ingest.lines import NOT_UTF8, numbered_lines, raw_snippet
 from ingest.model import Annotation, Item, Quarantined, snippet
 from labelgate.errors import DatasetError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonlines")
-SNIFF_LINES = 20
+SNIFF_LINES = 200
+SNIFF_BYTES = 16 << 20  # a minified single-document .json is one line: never parse it whole to sniff
+Shape = Literal["labels", "spans"]
+
+
+def record_shape(record: dict[str, Any]) -> Shape | None:
+    """Whether a record holds class labels or spans; None when it does not tell (no or empty labels)."""
+    if "spans" in record or "entities" in record:
+        return "spans"
+    value = next((record[key] for key in ("label", "labels") if key in record), None)
+    if value is None or value == []:
+        return None
+    entries = value if isinstance(value, list) else [value]
+    if all(isinstance(v, list) or (isinstance(v, dict) and ("start" in v or "start_offset" in v)) for v in entries):
+        return "spans"
+    if all(not isinstance(v, list | dict) for v in entries):
+        return "labels"
+    return None
 
 
 class JsonlTextReader(DatasetReader):
-    """Base of the JSON Lines readers; subclasses implement ``annotations`` and ``looks_like``."""
+    """Base of the JSON Lines readers; subclasses set ``shape`` and implement ``annotations``."""
 
     kind = "text"
     reserved: ClassVar[frozenset[str]] = frozenset({"id", "text"})
+    shape: ClassVar[Shape]
+    """The records this reader claims; records that tell nothing go to ``labels`` (unlabelled items)."""
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
         if not self.path.is_file():
             raise DatasetError(f"{self.path}: {self.format} needs a .jsonl file, not a folder: pass the file")
-
-    @classmethod
-    @abstractmethod
-    def looks_like(cls, record: dict[str, Any]) -> bool:
-        """Whether one parsed record has this reader's shape (for ``--format auto``)."""
 
     @abstractmethod
     def annotations(
@@ -47,24 +67,34 @@ class JsonlTextReader(DatasetReader):
     ) -> tuple[list[Annotation], list[Quarantined]]:
         """The record's annotations, and quarantined ones (with annotation-level locators)."""
 
+    def record_problem(self, record: dict[str, Any]) -> str | None:
+        """Why a well-formed record is still not to be scored (None to score it)."""
+        return None
+
     @classmethod
     def sniff(cls, path: Path) -> bool:
-        if not path.is_file() or path.suffix.lower() not in JSONL_SUFFIXES:
+        suffix = path.suffix.lower()
+        if not path.is_file() or suffix not in (*JSONL_SUFFIXES, ".json"):
             return False
-        seen = 0
-        for _, line, _ in numbered_lines(path):
+        texts = 0
+        for number, line, _ in numbered_lines(path, SNIFF_BYTES):
+            if number > SNIFF_LINES:
+                break
             if not line or not line.strip():
                 continue
-            seen += 1
-            if seen > SNIFF_LINES:
-                break
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError:
+                record = None
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                if suffix == ".json" and not texts:
+                    return False
                 continue
-            if isinstance(record, dict) and isinstance(record.get("text"), str):
-                return cls.looks_like(record)
-        return False
+            texts += 1
+            shape = record_shape(record)
+            if shape is not None:
+                return shape == cls.shape
+        return texts > 0 and cls.shape == "labels"
 
     def files(self) -> list[Path]:
         return [self.path]
@@ -75,7 +105,7 @@ class JsonlTextReader(DatasetReader):
         for number, line, raw in numbered_lines(self.path):
             locator = f"line {number}"
             if line is None:
-                yield Quarantined(name, locator, "not valid UTF-8 text", "item", raw=raw_snippet(raw))
+                yield Quarantined(name, locator, NOT_UTF8, "item", raw=raw_snippet(raw))
                 continue
             if not line.strip():
                 continue
@@ -89,7 +119,7 @@ class JsonlTextReader(DatasetReader):
                 yield Quarantined(name, locator, "line is not a JSON object", "item", raw=raw_snippet(raw))
                 continue
             item_id = as_id(record.get("id")) or locator
-            problem = self._item_problem(record, item_id, seen)
+            problem = self._item_problem(record, item_id, seen) or self.record_problem(record)
             annotations, bad = self.annotations(record, item_id, locator)
             if problem is not None:
                 yield Quarantined(name, locator, problem, "item", item_id=item_id, raw=snippet(record))

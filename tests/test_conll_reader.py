@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.base import open_dataset
 from labelgate.errors import DatasetError
 from tests.readers import read, reasons
 
@@ -96,9 +97,9 @@ def test_malformed_lines_quarantine_their_sentence(tmp_path: Path) -> None:
             "line 4",
         ): "line 4: expected 'token ... TAG' with TAG O, B-TYPE or I-TYPE, got one column 'One'",
         ("item", "line 7"): "line 7: expected 'token ... TAG' with TAG O, B-TYPE or I-TYPE, got tag 'S-PER'",
-        ("item", "line 9"): "line 10 is not valid UTF-8 text",
+        ("item", "line 9"): "line 10 is not valid UTF-8 text (save the file as UTF-8)",
     }
-    assert [q.raw for q in bad] == ["One", "Three S-PER", ""]  # the offending line, where it is text
+    assert [q.raw for q in bad] == ["One", "Three S-PER", "caf\\xe9 O"]  # the offending line, bad bytes escaped
 
 
 def test_a_folder_of_files_prefixes_ids_with_the_file(tmp_path: Path) -> None:
@@ -116,3 +117,66 @@ def test_a_file_that_is_not_conll_is_refused_not_quarantined_line_by_line(tmp_pa
     path.write_text('{"text": "Peter met Anna", "spans": [{"start": 0, "end": 5, "label": "PER"}]}\n' * 3)
     with pytest.raises(DatasetError, match=r"spans\.jsonl: does not look like CoNLL .* use --format auto"):
         read(path, "conll")
+
+
+def test_columns_split_on_tabs_or_ascii_spaces_so_unicode_spaces_stay_in_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "onto.bio"
+    path.write_text("10\u00a0000\tO\nfans\tO\n\u00a0\tO\nS\u00e3o\u3000Paulo\tB-LOC\n\nThe NNP O\nUN\u00a0 NNP B-ORG\n")
+    items, bad = read(path)
+    assert bad == []
+    assert [(i.text, [a.text for a in i.annotations]) for i in items] == [
+        ("10\u00a0000 fans \u00a0 S\u00e3o\u3000Paulo", ["S\u00e3o\u3000Paulo"]),
+        ("The UN\u00a0", ["UN\u00a0"]),
+    ]
+
+
+def test_comment_lines_before_a_sentence_are_skipped_but_hashtag_tokens_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "ud.conll"
+    path.write_text(
+        "# newdoc id = n01001\n# sent_id = 1\n# text = EU rejects O\nEU\tB-ORG\nrejects\tO\n\n"
+        "#happy\tO\nday\tO\n\n"
+        "# O\nsign\tO\n\n"
+        "Bonn\tB-LOC\n# not a comment inside a sentence\n"
+    )
+    items, bad = read(path, "conll")
+    assert [(i.id, i.text) for i in items] == [
+        ("line 4", "EU rejects"),
+        ("line 7", "#happy day"),
+        ("line 10", "# sign"),
+    ]
+    assert reasons(bad) == {
+        ("item", "line 13"): "line 14: expected 'token ... TAG' with TAG O, B-TYPE or I-TYPE, got tag 'sentence'",
+        ("annotation", "line 13"): "belongs to quarantined item line 13",
+    }
+    path.write_text("# sent_id = 1\n# text = EU rejects\nEU\tB-ORG\nrejects\tO\n")
+    assert open_dataset(path).format == "conll"
+
+
+def test_the_spans_of_a_quarantined_sentence_are_quarantined_with_it(tmp_path: Path) -> None:
+    path = tmp_path / "news.conll"
+    path.write_text("Brussels B-LOC\nsays\nEU B-ORG\nCommission I-ORG\n\nFine O\n")
+    items, bad = read(path, "conll")
+    assert [i.id for i in items] == ["line 6"]
+    assert [(q.level, q.locator, q.item_id, q.annotation_id, q.reason) for q in bad] == [
+        (
+            "item",
+            "line 1",
+            "line 1",
+            None,
+            "line 2: expected 'token ... TAG' with TAG O, B-TYPE or I-TYPE, got one column 'says'",
+        ),
+        ("annotation", "line 1", "line 1", "line 1", "belongs to quarantined item line 1"),
+        ("annotation", "line 3", "line 1", "line 3", "belongs to quarantined item line 1"),
+    ]
+
+
+@pytest.mark.parametrize("names", [("eng.train", "eng.testa", "eng.testb"), ("train.txt", "valid.txt", "test.txt")])
+def test_a_folder_of_conll_files_without_conll_suffixes_is_read_by_content(tmp_path: Path, names: tuple[str]) -> None:
+    for name in names:
+        (tmp_path / name).write_text(f"{name} NNP I-NP I-LOC\n")
+    (tmp_path / "README.md").write_text("# CoNLL-2003\nThe English data.\n")
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR O O\n")
+    items, bad = read(tmp_path, "conll")
+    assert bad == []
+    assert [i.id for i in items] == [f"{name} line 1" for name in sorted(names)]
+    assert open_dataset(tmp_path).format == "conll"

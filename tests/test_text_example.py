@@ -38,7 +38,7 @@ def test_example_findings_are_the_planted_defects(tmp_path: Path) -> None:
         judge=JudgeSetup(models={"cheap": parse_model("sim:cheap"), "capable": parse_model("sim:capable")}),
     )
     assert (summary.items_in, summary.items_scored, summary.items_quarantined) == (34, 33, 1)
-    assert (summary.annotations_in, summary.annotations_quarantined) == (70, 0)
+    assert (summary.annotations_in, summary.annotations_quarantined) == (71, 1)
     assert (summary.passed, summary.failed, summary.needs_review) == (31, 1, 1)
     found = json.loads(run_cli("findings", summary.run_id, "--db", db, "--json").stdout)
     assert sorted((f["item_id"], f["annotation_id"], f["rule_id"]) for f in found) == [
@@ -58,7 +58,8 @@ def test_example_findings_are_the_planted_defects(tmp_path: Path) -> None:
         (
             "line 258",
             "line 263: expected 'token ... TAG' with TAG O, B-TYPE or I-TYPE, got one column 'regulators'",
-        )
+        ),
+        ("line 265", "belongs to quarantined item line 258"),  # "Brussels" B-LOC, quarantined with it
     ]
     labels = json.loads(run_cli("labels", summary.run_id, "--db", db, "--json").stdout)
     assert [(row["label"], row["annotations"]) for row in labels] == [

@@ -3,6 +3,7 @@ basics, IOB facts and PII patterns."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from ingest.model import Annotation, Item
 from rulebook.model import Taxonomy
 from scorers.measure import MeasureContext, Row, measure_item
+from scorers.measure.base import DatasetInfo
+from scorers.measure.dataset import TextDuplicates
 from scorers.measure.iob import IobSequence
 from scorers.measure.pii import PersonalData, card_numbers, phone_numbers
 from scorers.measure.spans import SpanChecks
@@ -155,3 +158,36 @@ def test_pii_patterns(text: str, email: bool, phone: bool, card: bool, matches: 
 def test_card_numbers_are_not_phone_numbers() -> None:
     assert card_numbers("4111-1111-1111-1111") == ["4111111111111111"]
     assert phone_numbers("4111-1111-1111-1111") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "on_boundaries"),
+    [
+        ("浙商银行企业信贷部叶老桂博士", 0, 4, True),  # Han: every character may end a word
+        ("我住在北京市海淀区。", 3, 6, True),
+        ("東京タワーに行った。", 0, 5, True),  # Katakana then Hiragana
+        ("ผมไปกรุงเทพเมื่อวาน", 4, 11, True),  # Thai
+        ("iPhone手机很好", 0, 6, True),  # Latin against Han
+        ("서울특별시에 갔다", 0, 3, False),  # Hangul is written with spaces: 서울 cuts 서울특별시에
+        ("Ich wohne in München.", 14, 20, False),
+    ],
+)
+def test_scripts_written_without_spaces_have_a_word_boundary_at_every_character(
+    text: str, start: int, end: int, on_boundaries: bool
+) -> None:
+    _, rows = _rows(Item("t", "text", [span("s", start, end, "LOC")], text=text), SpanChecks())
+    assert rows[0]["span.on_token_boundaries"] is on_boundaries
+
+
+def test_empty_texts_are_not_duplicates_with_conflicting_labels() -> None:
+    duplicates = TextDuplicates().bind(DatasetInfo(Path("."), "text-jsonl", frozenset(), CTX))
+    items = [
+        Item("a", "text", [Annotation("a:label", "positive")], text=""),
+        Item("b", "text", [Annotation("b:label", "negative")], text="  \n"),
+        Item("c", "text", [Annotation("c:label", "negative")], text="Great"),
+    ]
+    for item in items:
+        duplicates.observe(item)
+    duplicates.finish()
+    rows = [_rows(item, duplicates)[0] for item in items]
+    assert [row.get("text.conflicting_labels") for row in rows] == [None, None, 0]

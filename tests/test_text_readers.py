@@ -51,7 +51,7 @@ def test_text_jsonl_labels_ids_and_malformed_lines(tmp_path: Path) -> None:
         ("annotation", "line 6 17:label"): "belongs to quarantined item 17",
         ("item", "line 7"): "'text' must be a string, got null",
         ("annotation", "line 7 5:label"): "belongs to quarantined item 5",
-        ("item", "line 9"): "not valid UTF-8 text",
+        ("item", "line 9"): "not valid UTF-8 text (save the file as UTF-8)",
     }
 
 
@@ -139,7 +139,8 @@ def test_text_csv_columns_rows_and_errors(tmp_path: Path) -> None:
     ]
     assert reasons(bad) == {
         ("item", "line 5"): "expected 4 fields like the header, got 2",
-        ("item", "line 6"): "not valid UTF-8 text",
+        ("item", "line 6"): "not valid UTF-8 text (save the file as UTF-8)",
+        ("annotation", "line 6 label"): "belongs to quarantined item r4",
         ("item", "line 8"): "duplicate id 'r1': ids must be unique",
         ("annotation", "line 8 label"): "belongs to quarantined item r1",
     }
@@ -147,9 +148,11 @@ def test_text_csv_columns_rows_and_errors(tmp_path: Path) -> None:
 
 def test_text_csv_needs_text_and_label_columns(tmp_path: Path) -> None:
     path = tmp_path / "x.tsv"
-    path.write_text("id\tbody\tlabel\n1\thello\tgreeting\n")
+    path.write_text("id\tpassage\tgold\n1\thello\tgreeting\n")
     with pytest.raises(
-        DatasetError, match=r"x.tsv: line 1: the header has no a text column .* \(found: id, body, label\)"
+        DatasetError,
+        match=r"x.tsv: line 1: the header has no text column \(one of text, .*\) and no label column \(one of label, "
+        r".*\) \(found: id, passage, gold\): rename the columns$",
     ):
         read(path, "text-csv")
     path.write_text("id\ttext\tlabel\n1\thello\tgreeting\n")
@@ -171,4 +174,127 @@ def test_text_csv_unclosed_quote_is_named_with_the_lines_it_swallowed(tmp_path: 
     assert [i.text for i in items] == ["fine"]
     assert reasons(bad) == {
         ("item", "line 3"): "the label runs from line 3 to line 5: a quote opened in it is not closed; fix the quoting"
+    }
+
+
+def test_bytes_that_are_not_utf8_quarantine_their_row_with_a_printable_snippet(tmp_path: Path) -> None:
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes(
+        b"text,label\n"
+        b"Caf\xe9 au lait,neutral\n"
+        b'"Caf\xe9, ""au"" lait\nmultiline",neutral\n'
+        b"Good\x00 phone,positive\n"
+        b"na\xefve,with,extra\n"
+    )
+    items, bad = read(path)
+    assert [i.text for i in items] == ["Good\x00 phone"]
+    assert reasons(bad) == {
+        **{("item", f"line {n}"): "not valid UTF-8 text (save the file as UTF-8)" for n in (2, 3, 6)},
+        ("annotation", "line 2 label"): "belongs to quarantined item line 2",  # its label can still be read
+        ("annotation", "line 3 label"): "belongs to quarantined item line 3",
+    }
+    assert [q.raw for q in bad if q.level == "item"] == [
+        '["Caf\\xe9 au lait", "neutral"]',
+        '["Caf\\xe9, \\"au\\" lait\\nmultiline", "neutral"]',
+        '["na\\xefve", "with", "extra"]',
+    ]
+    jsonl_bad = read(_jsonl(tmp_path, [b'{"text": "caf\xe9", "label": "x"}']), "text-jsonl")[1]
+    assert [q.raw for q in jsonl_bad] == ['{"text": "caf\\xe9", "label": "x"}']
+    for q in [*bad, *jsonl_bad]:
+        q.raw.encode("utf-8")  # storable: no surrogate escapes left
+
+
+def test_a_csv_row_of_empty_cells_is_quarantined_not_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "blanks.csv"
+    path.write_text('id,text,label\n1,Great phone,positive\n,,\n\n2,,\n" ", ,\n')
+    items, bad = read(path)
+    assert [i.id for i in items] == ["1", "2"]  # a blank line is no row; an empty text is an item
+    assert reasons(bad) == {
+        ("item", "line 3"): "empty row (every cell is empty): delete it or fill it in",
+        ("item", "line 6"): "empty row (every cell is empty): delete it or fill it in",
+    }
+
+
+def test_tsv_is_read_without_quoting_unless_its_first_lines_are_quoted(tmp_path: Path) -> None:
+    sst2 = tmp_path / "train.tsv"
+    sst2.write_text(
+        "sentence\tlabel\n"
+        "hide new secretions \t0\n"
+        '" the road to perdition " is a handsome film \t1\n'
+        "goes to absurd lengths \t0\n"
+        '" \t0\n'
+        "the part where nothing 's happening , \t0\n"
+        '"quoted" on purpose\t1\n'
+    )
+    items, bad = read(sst2)
+    assert bad == []
+    assert [i.text for i in items] == [
+        "hide new secretions ",
+        '" the road to perdition " is a handsome film ',
+        "goes to absurd lengths ",
+        '" ',
+        "the part where nothing 's happening , ",
+        '"quoted" on purpose',
+    ]
+    pandas = tmp_path / "export.tsv"  # pandas.to_csv(sep="\t"): fields with quotes or newlines quoted
+    pandas.write_text('text\tlabel\n"He said ""hi"""\tpos\n"two\nlines"\tneg\nplain\tpos\n')
+    items, bad = read(pandas)
+    assert (bad, [i.text for i in items]) == ([], ['He said "hi"', "two\nlines", "plain"])
+
+
+def test_text_csv_header_problems_say_what_to_do(tmp_path: Path) -> None:
+    ag_news = tmp_path / "train.csv"
+    ag_news.write_text('"3","Wall St. Bears Claw Back Into the Black (Reuters)","Reuters - Short-sellers"\n')
+    with pytest.raises(
+        DatasetError,
+        match=r"train.csv: line 1: the first line looks like data, not a header \(found: 3, Wall St\. Bears .*\): "
+        r"add a first line naming the columns, with the text column called text and the label column label$",
+    ):
+        read(ag_news)
+    semicolons = tmp_path / "excel.csv"
+    semicolons.write_text('text;label\n"Great phone";positive\n')
+    with pytest.raises(
+        DatasetError,
+        match=r"excel.csv: line 1: the header is one column \(text;label\) split by ';', but a \.csv file is read "
+        r"with commas between columns: save it with commas",
+    ):
+        read(semicolons)
+    excel = tmp_path / "unicode.tsv"  # Excel's "Unicode Text"
+    excel.write_bytes("text\tlabel\nCafé\tpos\n".encode("utf-16"))
+    with pytest.raises(DatasetError, match=r"unicode.tsv: the file is UTF-16 text: save it as UTF-8"):
+        read(excel, "text-csv")
+
+
+def test_text_csv_column_aliases_in_priority_order(tmp_path: Path) -> None:
+    imdb = tmp_path / "IMDB Dataset.csv"
+    imdb.write_text("Review,Sentiment\nOne of the best,positive\n")
+    [item], _ = read(imdb)
+    assert (item.text, item.annotations[0].label) == ("One of the best", "positive")
+    both = tmp_path / "both.csv"  # text beats body, label beats intent; the others are attributes
+    both.write_text("body,text,intent,label\nthe body,the text,greet,hello\n")
+    [item], _ = read(both)
+    assert (item.text, item.annotations[0].label, item.annotations[0].attributes) == (
+        "the text",
+        "hello",
+        {"body": "the body", "intent": "greet"},
+    )
+
+
+def test_prodigy_rejected_and_ignored_examples_are_quarantined_with_their_spans(tmp_path: Path) -> None:
+    span = {"start": 0, "end": 4, "label": "LOC"}
+    path = _jsonl(
+        tmp_path,
+        [
+            {"text": "Rome", "spans": [span], "answer": "accept"},
+            {"text": "Oslo", "spans": [span], "answer": "reject"},
+            {"text": "Bonn", "spans": [span], "answer": "ignore"},
+        ],
+    )
+    items, bad = read(path)
+    assert [i.text for i in items] == ["Rome"]
+    assert reasons(bad) == {
+        ("item", "line 2"): "Prodigy did not accept this example (answer 'reject'): its spans are not scored",
+        ("annotation", "line 2 line 2:spans[0]"): "belongs to quarantined item line 2",
+        ("item", "line 3"): "Prodigy did not accept this example (answer 'ignore'): its spans are not scored",
+        ("annotation", "line 3 line 3:spans[0]"): "belongs to quarantined item line 3",
     }

@@ -1,10 +1,16 @@
 """CoNLL-2003-style BIO/IOB files converted to character spans, one item per sentence.
 
-Each line is ``token [other columns] TAG`` (the tag is the last column); a blank line ends a
-sentence; ``-DOCSTART-`` lines separate documents. A sentence's text is its tokens joined by
-single spaces, so span offsets index that text. Items are ``line N`` (the sentence's first
-token line; ``<file> line N`` when the dataset is a folder of files) and spans are
-``line M`` (their first token's line).
+Each line is ``token [other columns] TAG`` (the tag is the last column). Columns are split on
+tabs when the line has one, else on ASCII spaces only: a token may hold (or be) a no-break
+or ideographic space (U+00A0, U+3000), which ``str.split()`` would cut. A blank line ends a
+sentence; ``-DOCSTART-`` lines separate documents; ``#`` lines standing before a sentence's
+tokens (CoNLL-U's ``# sent_id = 1``, ``# text = ...``) are comments, unless they are token
+lines (``#happy O``, a WNUT hashtag) that are not ``# key = value``. A sentence's text is its
+tokens joined by single spaces, so span offsets index that text. Items are ``line N`` (the
+sentence's first token line; ``<file> line N`` when the dataset is a folder of files) and
+spans are ``line M`` (their first token's line). A folder is read file by file in name
+order; its CoNLL files are those with a CoNLL suffix and those whose lines sniff as CoNLL
+(CoNLL-2003's ``eng.train``, ``eng.testa``; HuggingFace's ``train.txt``, ``valid.txt``).
 
 Conversion never "fixes" a tag sequence silently. The scheme of each file is detected from
 how its chunks start: IOB2 (every chunk starts with ``B-``) when ``B-`` starts at least as
@@ -12,7 +18,8 @@ many chunks as ``I-``, else IOB1 (CoNLL-2003's original, where ``B-`` only separ
 adjacent chunks of one type). A chunk that starts against the scheme (``I-ORG after O`` in
 IOB2, ``B-ORG after O`` in IOB1) still becomes a span, and the problem is recorded on it
 (attribute ``iob_problem``) and counted on the sentence (``iob.*`` fields). A sentence with
-a line that is not ``token ... TAG`` with TAG ``O``, ``B-TYPE`` or ``I-TYPE`` is quarantined.
+a line that is not ``token ... TAG`` with TAG ``O``, ``B-TYPE`` or ``I-TYPE`` is quarantined,
+and the spans its other lines make are quarantined with it.
 """
 
 from __future__ import annotations
@@ -21,15 +28,20 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from ingest.base import DatasetReader, Record, register
-from ingest.lines import numbered_lines
+from ingest.lines import NOT_UTF8, numbered_lines, raw_snippet
 from ingest.model import Annotation, Item, Quarantined
 from labelgate.errors import DatasetError
 
 TAG = re.compile(r"^(?:O|[BI]-\S+)$")
 SUFFIXES = (".conll", ".iob", ".bio", ".iob2", ".conll03")
 SNIFF_LINES = 50
+SNIFF_BYTES = 1 << 20
+SNIFF_FILES = 50  # files of a folder looked into, besides those with a CoNLL suffix
+
+LineKind = Literal["break", "comment", "token", "bad", "undecodable"]
 
 
 @dataclass
@@ -48,26 +60,76 @@ def _chunk_type(tag: str) -> str | None:
     return None if tag == "O" else tag[2:]
 
 
+def _columns(line: str) -> list[str]:
+    if "\t" in line:
+        return line.rstrip("\t ").split("\t")
+    return [part for part in line.split(" ") if part]
+
+
+def _lines(path: Path, max_bytes: int | None = None) -> Iterator[tuple[int, LineKind, list[str], bytes]]:
+    """Each line's number, kind, columns and raw bytes; ``break`` is a blank or -DOCSTART- line."""
+    in_sentence = False
+    for number, line, raw in numbered_lines(path, max_bytes):
+        if line is None:
+            in_sentence = True
+            yield number, "undecodable", [], raw
+            continue
+        if not line.strip() or _is_docstart(line):
+            in_sentence = False
+            yield number, "break", [], raw
+            continue
+        parts = _columns(line)
+        token = len(parts) >= 2 and bool(parts[0]) and bool(TAG.match(parts[-1]))
+        if not in_sentence and line.startswith("#") and (not token or (parts[0] == "#" and "=" in parts[1:4])):
+            yield number, "comment", parts, raw
+            continue
+        in_sentence = True
+        yield number, "token" if token else "bad", parts, raw
+
+
 def _looks_like_conll(path: Path) -> bool:
     tokens, tagged = _tagged_lines(path)
     return tokens > 0 and tagged >= 0.9 * tokens
 
 
+def _is_text(path: Path) -> bool:
+    """Not a binary file (an image beside the annotations): no NUL byte in its first block."""
+    try:
+        with path.open("rb") as handle:
+            return b"\0" not in handle.read(1024)
+    except OSError:
+        return False
+
+
 def _tagged_lines(path: Path) -> tuple[int, int]:
     """Of the first token lines, how many there are and how many end in a BIO tag."""
     tokens = tagged = 0
+    if not _is_text(path):
+        return tokens, tagged
     try:
-        for number, line, _ in numbered_lines(path):
+        for number, kind, _, _ in _lines(path, SNIFF_BYTES):
             if number > SNIFF_LINES * 4 or tokens >= SNIFF_LINES:
                 break
-            if line is None or not line.strip() or _is_docstart(line):
-                continue
-            tokens += 1
-            parts = line.split()
-            tagged += len(parts) >= 2 and bool(TAG.match(parts[-1]))
+            if kind in ("token", "bad"):
+                tokens += 1
+                tagged += kind == "token"
     except (OSError, DatasetError):
         pass
     return tokens, tagged
+
+
+def _folder_files(folder: Path, sniffing: bool = False) -> list[Path]:
+    """The folder's CoNLL files in name order: a CoNLL suffix, or content that sniffs as CoNLL.
+
+    When ``sniffing`` (``--format auto``), only the first ``SNIFF_FILES`` other files are
+    looked into, so a folder of many images is not read file by file.
+    """
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    named = [p for p in files if p.suffix.lower() in SUFFIXES]
+    others = [p for p in files if p.suffix.lower() not in SUFFIXES]
+    if sniffing:
+        return [p for p in named + others[:SNIFF_FILES] if _looks_like_conll(p)]
+    return sorted(named + [p for p in others if _looks_like_conll(p)])
 
 
 @register
@@ -87,15 +149,16 @@ class ConllReader(DatasetReader):
                 )
             self._files = [self.path]
         else:
-            self._files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+            self._files = _folder_files(self.path)
             if not self._files:
-                raise DatasetError(f"{self.path}: no CoNLL files ({', '.join(SUFFIXES)}) in this folder")
+                raise DatasetError(
+                    f"{self.path}: no CoNLL files in this folder (none named {', '.join(SUFFIXES)} and none whose "
+                    "lines end in a tag such as O, B-PER or I-LOC): point at the folder holding them"
+                )
 
     @classmethod
     def sniff(cls, path: Path) -> bool:
-        if path.is_file():
-            return _looks_like_conll(path)
-        return any(p.suffix.lower() in SUFFIXES and _looks_like_conll(p) for p in sorted(path.iterdir()))
+        return _looks_like_conll(path) if path.is_file() else bool(_folder_files(path, sniffing=True))
 
     def files(self) -> list[Path]:
         return list(self._files)
@@ -108,71 +171,37 @@ class ConllReader(DatasetReader):
     def _file_records(self, file: Path, prefix: str, scheme: str) -> Iterator[Record]:
         sentence = _Sentence()
         document = 0
-        for number, line, _ in numbered_lines(file):
-            if line is None:
-                sentence.first_line = sentence.first_line or number
-                sentence.problem = sentence.problem or f"line {number} is not valid UTF-8 text"
+        for number, kind, parts, raw in _lines(file):
+            if kind == "comment":
                 continue
-            if not line.strip() or _is_docstart(line):
+            if kind == "break":
                 if sentence.first_line:
                     yield from self._sentence(file, prefix, sentence, scheme, max(document, 1))
                 sentence = _Sentence()
-                document += _is_docstart(line)
+                document += raw.lstrip().startswith(b"-DOCSTART-")
                 continue
-            parts = line.split()
             sentence.first_line = sentence.first_line or number
-            if len(parts) < 2 or not TAG.match(parts[-1]):
-                got = f"one column {parts[0]!r}" if len(parts) < 2 else f"tag {parts[-1]!r}"
-                if sentence.problem is None:
-                    sentence.problem = (
-                        f"line {number}: expected 'token ... TAG' with TAG O, B-TYPE or I-TYPE, got {got}"
-                    )
-                    sentence.raw = line[:300]
-                continue
-            sentence.tokens.append((parts[0], parts[-1], number))
+            if kind == "token":
+                sentence.tokens.append((parts[0], parts[-1], number))
+            elif sentence.problem is None:
+                sentence.problem = (
+                    f"line {number} is {NOT_UTF8}" if kind == "undecodable" else _line_problem(number, parts)
+                )
+                sentence.raw = raw_snippet(raw)
         if sentence.first_line:
             yield from self._sentence(file, prefix, sentence, scheme, max(document, 1))
 
     def _sentence(self, file: Path, prefix: str, sentence: _Sentence, scheme: str, document: int) -> Iterator[Record]:
         item_id = f"{prefix}line {sentence.first_line}"
+        text, annotations, errors = _spans(sentence.tokens, prefix, scheme)
         if sentence.problem is not None:
             yield Quarantined(
                 file.name, f"line {sentence.first_line}", sentence.problem, "item", item_id=item_id, raw=sentence.raw
             )
+            reason = f"belongs to quarantined item {item_id}"
+            for ann in annotations:
+                yield Quarantined(file.name, ann.id.removeprefix(prefix), reason, item_id=item_id, annotation_id=ann.id)
             return
-        words = [token for token, _, _ in sentence.tokens]
-        starts: list[int] = []
-        offset = 0
-        for word in words:
-            starts.append(offset)
-            offset += len(word) + 1
-        text = " ".join(words)
-        annotations: list[Annotation] = []
-        errors = 0
-        current: Annotation | None = None
-        previous = "sentence start"
-        for index, (word, tag, number) in enumerate(sentence.tokens):
-            kind = _chunk_type(tag)
-            continues = current is not None and tag.startswith("I-") and kind == current.label
-            if continues:
-                assert current is not None
-                current.end = starts[index] + len(word)
-            elif kind is not None:
-                problem = _start_problem(tag, previous, scheme)
-                errors += problem is not None
-                current = Annotation(
-                    f"{prefix}line {number}",
-                    kind,
-                    start=starts[index],
-                    end=starts[index] + len(word),
-                    attributes={"iob_problem": problem} if problem else {},
-                )
-                annotations.append(current)
-            else:
-                current = None
-            previous = tag
-        for ann in annotations:
-            ann.text = text[ann.start : ann.end]
         yield Item(
             item_id,
             "text",
@@ -181,6 +210,51 @@ class ConllReader(DatasetReader):
             source=f"{file.name}#line {sentence.first_line}",
             attributes={"iob_scheme": scheme, "iob_errors": errors, "document": document},
         )
+
+
+def _line_problem(number: int, parts: list[str]) -> str:
+    if len(parts) < 2:
+        got = f"one column {parts[0]!r}" if parts else "nothing"
+    elif not parts[0]:
+        got = "an empty token"
+    else:
+        got = f"tag {parts[-1]!r}"
+    return f"line {number}: expected 'token ... TAG' with TAG O, B-TYPE or I-TYPE, got {got}"
+
+
+def _spans(tokens: list[tuple[str, str, int]], prefix: str, scheme: str) -> tuple[str, list[Annotation], int]:
+    """A sentence's text, its spans and how many of them start against ``scheme``."""
+    starts: list[int] = []
+    offset = 0
+    for word, _, _ in tokens:
+        starts.append(offset)
+        offset += len(word) + 1
+    text = " ".join(word for word, _, _ in tokens)
+    annotations: list[Annotation] = []
+    errors = 0
+    current: Annotation | None = None
+    previous = "sentence start"
+    for index, (word, tag, number) in enumerate(tokens):
+        kind = _chunk_type(tag)
+        if current is not None and tag.startswith("I-") and kind == current.label:
+            current.end = starts[index] + len(word)
+        elif kind is not None:
+            problem = _start_problem(tag, previous, scheme)
+            errors += problem is not None
+            current = Annotation(
+                f"{prefix}line {number}",
+                kind,
+                start=starts[index],
+                end=starts[index] + len(word),
+                attributes={"iob_problem": problem} if problem else {},
+            )
+            annotations.append(current)
+        else:
+            current = None
+        previous = tag
+    for ann in annotations:
+        ann.text = text[ann.start : ann.end]
+    return text, annotations, errors
 
 
 def _start_problem(tag: str, previous: str, scheme: str) -> str | None:
@@ -197,13 +271,12 @@ def _scheme(file: Path) -> str:
     """IOB2 when B- starts at least as many chunks as I- does, else IOB1 (first pass, counts only)."""
     b_starts = i_starts = 0
     previous: str | None = None
-    for _, line, _ in numbered_lines(file):
-        if line is None or not line.strip() or _is_docstart(line):
-            previous = None
+    for _, kind, parts, _ in _lines(file):
+        if kind == "comment":
             continue
-        tag = line.split()[-1]
-        if not TAG.match(tag) or tag == "O":
-            previous = tag if tag == "O" else None
+        tag = parts[-1] if kind == "token" else ""
+        if tag in ("", "O"):
+            previous = tag or None
             continue
         continues_chunk = previous is not None and previous != "O" and previous[2:] == tag[2:]
         if tag.startswith("B-") and not continues_chunk:

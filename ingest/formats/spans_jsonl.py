@@ -10,7 +10,8 @@ Three common shapes are read, one per record:
 
 A span whose offsets are not integers or that has no label is quarantined; offsets outside
 the text, empty spans and the like are kept and measured (``span.*`` fields). Annotation ids
-are the span's own ``id``, else ``<item id>:<key>[k]``.
+are the span's own ``id``, else ``<item id>:<key>[k]``. A Prodigy record answered
+``reject`` or ``ignore`` is quarantined with its spans: the annotator did not accept them.
 """
 
 from __future__ import annotations
@@ -28,13 +29,10 @@ SPAN_OWN_KEYS = frozenset({"id", "label", "text", "start", "end", "start_offset"
 
 
 def _span_key(record: dict[str, Any]) -> str | None:
-    for key in SPAN_KEYS:
-        value = record.get(key)
-        if key in ("spans", "entities") and key in record:
-            return key
-        if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
-            return key
-    return None
+    """The key holding the spans: ``spans`` or ``entities`` when present, else a list ``label(s)``."""
+    return next(
+        (k for k in SPAN_KEYS if k in record and (k in ("spans", "entities") or isinstance(record[k], list))), None
+    )
 
 
 def _offset(value: Any) -> int | None:
@@ -46,10 +44,13 @@ class SpansJsonlReader(JsonlTextReader):
     format = "spans-jsonl"
     description = "named-entity spans JSON Lines: text + spans with character offsets"
     reserved: ClassVar[frozenset[str]] = frozenset({"id", "text", *SPAN_KEYS})
+    shape = "spans"
 
-    @classmethod
-    def looks_like(cls, record: dict[str, Any]) -> bool:
-        return _span_key(record) is not None
+    def record_problem(self, record: dict[str, Any]) -> str | None:
+        answer = record.get("answer")
+        if answer in ("reject", "ignore"):
+            return f"Prodigy did not accept this example (answer {answer!r}): its spans are not scored"
+        return None
 
     def annotations(
         self, record: dict[str, Any], item_id: str, locator: str

@@ -28,16 +28,7 @@ class TextJsonlReader(JsonlTextReader):
     format = "text-jsonl"
     description = "text classification JSON Lines: text + label (or labels), optional id"
     reserved: ClassVar[frozenset[str]] = frozenset({"id", "text", *LABEL_KEYS})
-
-    @classmethod
-    def looks_like(cls, record: dict[str, Any]) -> bool:
-        key = _label_key(record)
-        if key is None:
-            return False
-        value = record[key]
-        if isinstance(value, list):
-            return all(not isinstance(v, list | dict) for v in value)
-        return not isinstance(value, dict)
+    shape = "labels"
 
     def annotations(
         self, record: dict[str, Any], item_id: str, locator: str

@@ -100,7 +100,7 @@ class TextDuplicates(DatasetMeasurement):
         self.texts: dict[bytes, _Seen] = {}
 
     def observe(self, item: Item) -> None:
-        if item.text is None:
+        if item.text is None or not item.text.strip():  # blank texts are not one text repeated
             return
         key = _digest(normalise_text(item.text), 16)
         signature = annotation_signature(item)
@@ -115,7 +115,7 @@ class TextDuplicates(DatasetMeasurement):
             seen.others.add(signature)
 
     def measure(self, item: Item, item_row: Row, rows: list[Row], ctx: MeasureContext) -> None:
-        if not self.finished or item.text is None:
+        if not self.finished or item.text is None or not item.text.strip():
             return
         seen = self.texts.get(_digest(normalise_text(item.text), 16))
         if seen is None:

@@ -20,9 +20,39 @@ def _f(path: str, kind: str, doc: str) -> FieldSpec:
     return FieldSpec(path, kind, "annotation", doc)  # type: ignore[arg-type]
 
 
+# Scripts written without spaces between words (Han, Hiragana, Katakana, Thai, Lao, Khmer,
+# Myanmar): every character is a possible word boundary, so a span of 北京市 inside
+# 我住在北京市海淀区 cuts no word. Hangul is written with spaces and is not listed.
+NO_SPACE_SCRIPTS = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x19E0, 0x19FF),  # Khmer symbols
+    (0x3005, 0x3007),  # ideographic iteration mark, closing mark, number zero
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x31F0, 0x31FF),  # Katakana phonetic extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xA9E0, 0xA9FF),  # Myanmar extended B
+    (0xAA60, 0xAA7F),  # Myanmar extended A
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # halfwidth Katakana
+    (0x20000, 0x323AF),  # CJK extensions B to H, compatibility supplement
+)
+
+
+def _unspaced(char: str) -> bool:
+    code = ord(char)
+    return any(low <= code <= high for low, high in NO_SPACE_SCRIPTS)
+
+
 def _cuts_word(text: str, offset: int) -> bool:
-    """Whether ``offset`` falls between two letters/digits of one word."""
-    return 0 < offset < len(text) and text[offset - 1].isalnum() and text[offset].isalnum()
+    """Whether ``offset`` falls between two letters/digits of one word (never beside a character
+    of a script written without spaces: there, any character may end a word)."""
+    if not 0 < offset < len(text):
+        return False
+    before, after = text[offset - 1], text[offset]
+    return before.isalnum() and after.isalnum() and not (_unspaced(before) or _unspaced(after))
 
 
 class SpanChecks(Measurement):
@@ -35,7 +65,12 @@ class SpanChecks(Measurement):
         _f("span.is_blank", "bool", "the covered text is empty or only whitespace"),
         _f("span.covered_text", "string", "the text between the offsets"),
         _f("span.text_matches", "bool", "the span text written in the dataset equals the covered text"),
-        _f("span.on_token_boundaries", "bool", "neither offset cuts through a word"),
+        _f(
+            "span.on_token_boundaries",
+            "bool",
+            "neither offset cuts through a word (a character of Chinese, Japanese, Thai, Lao, Khmer or Myanmar "
+            "script is a word boundary on both sides)",
+        ),
         _f("span.has_outer_whitespace", "bool", "the covered text starts or ends with whitespace"),
         _f("span.token_count", "number", "number of tokens in the covered text"),
         _f("span.first_token", "string", "first token of the covered text"),
