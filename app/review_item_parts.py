@@ -34,7 +34,8 @@ def media(detail: ItemDetail) -> None:
     labels = [str(v) for v in detail.annotations["label"]]
     colors = class_colors(sorted(set(labels)), detail.taxonomy)
     if detail.kind == "image":
-        loaded = load_image(str(detail.run.get("dataset_path") or ""), detail.media)
+        run = detail.run
+        loaded = load_image(str(run.get("dataset_path") or ""), detail.media, dataset_format=run.get("dataset_format"))
         if loaded.image is None:
             st.markdown(
                 '<div style="height:320px;display:flex;align-items:center;justify-content:center;'

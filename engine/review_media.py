@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from ingest.images import ImageProblem, read_header
 from ingest.paths import DatasetRoot, UnsafePath
@@ -55,10 +55,11 @@ def class_colors(labels: Sequence[str], taxonomy: Sequence[str] = ()) -> dict[st
     return colors
 
 
-def dataset_root(dataset_path: str) -> Path:
-    """The folder a run's dataset lives in (the dataset file's folder, or the folder itself)."""
-    path = Path(dataset_path)
-    return path if path.is_dir() else path.parent
+def dataset_root(dataset_path: str, dataset_format: str | None = None) -> Path:
+    """The folder a run's images are found in, as its reader resolved it (``ingest.base.dataset_root_of``)."""
+    from ingest.base import dataset_root_of
+
+    return dataset_root_of(dataset_path, dataset_format)
 
 
 @dataclass
@@ -68,12 +69,15 @@ class LoadedImage:
     path: Path | None = None
 
 
-def load_image(dataset_path: str, media: str | None, max_pixels: int | None = None) -> LoadedImage:
-    """The item's image as RGB, or the reason it cannot be shown."""
+def load_image(
+    dataset_path: str, media: str | None, max_pixels: int | None = None, dataset_format: str | None = None
+) -> LoadedImage:
+    """The item's image as RGB, turned as its EXIF orientation says (boxes are in displayed pixels),
+    or the reason it cannot be shown."""
     if not media:
         return LoadedImage(None, "this item has no image file")
     limit = MAX_IMAGE_PIXELS.get() if max_pixels is None else max_pixels
-    root = dataset_root(dataset_path)
+    root = dataset_root(dataset_path, dataset_format)
     if not root.is_dir():
         return LoadedImage(None, f"the dataset folder {root} is not on this machine")
     try:
@@ -94,7 +98,7 @@ def load_image(dataset_path: str, media: str | None, max_pixels: int | None = No
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.load()
-                return LoadedImage(image.convert("RGB"), None, path)
+                return LoadedImage(ImageOps.exif_transpose(image).convert("RGB"), None, path)
     except ImageProblem as exc:
         return LoadedImage(None, str(exc), path)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:

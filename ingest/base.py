@@ -8,6 +8,7 @@ unreadable (missing file, broken JSON syntax), before yielding anything.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from ingest.model import Item, Quarantined
-from ingest.paths import DatasetRoot
+from ingest.paths import DatasetRoot, dataset_folder
 from labelgate.errors import DatasetError
 
 Record = Item | Quarantined
@@ -89,6 +90,51 @@ def open_dataset(path: str | Path, format: str = "auto") -> DatasetReader:
     if len(matches) == 1:
         return matches[0](target)
     if not matches:
+        inside = _datasets_inside(target) if target.is_dir() else []
+        if inside:
+            shown = ", ".join(f"{target / rel} ({fmt})" for rel, fmt in inside[:6])
+            which = "that" if len(inside) == 1 else "one of them"
+            raise DatasetError(f"{target}: not a dataset itself, but it holds {shown}: pass {which} instead")
         raise DatasetError(f"{target}: cannot tell the dataset format: pass --format ({', '.join(sorted(READERS))})")
     names = ", ".join(sorted(r.format for r in matches))
     raise DatasetError(f"{target}: looks like several formats ({names}): pass --format")
+
+
+@functools.lru_cache(maxsize=16)
+def dataset_root_of(dataset_path: str, format: str | None = None) -> Path:
+    """The folder a stored run's images are found in, as its reader resolves it (the folder above
+    ``annotations/``, a dataset YAML's ``path``); the dataset's own folder when it cannot be opened.
+
+    For the review screen and reports, which show images long after the run (readers' constructors
+    are cheap: they list or parse nothing).
+    """
+    try:
+        return open_dataset(dataset_path, format or "auto").root.root
+    except (DatasetError, OSError):
+        return dataset_folder(Path(dataset_path))
+
+
+SNIFF_BUDGET = 200  # entries sniffed when explaining a failed detection: a few folders, not a whole tree
+
+
+def _datasets_inside(folder: Path) -> list[tuple[str, str]]:
+    """``(relative path, format)`` of what a reader recognises one or two levels down
+    (``VOCdevkit/VOC2007``, Roboflow's ``train/``/``valid/``, several COCO JSONs): a failed
+    detection names them instead of only asking for ``--format``."""
+    found: list[tuple[str, str]] = []
+    budget = SNIFF_BUDGET
+    level = [folder]
+    for _ in range(2):
+        deeper: list[Path] = []
+        for parent in level:
+            for child in sorted(parent.iterdir())[:budget]:
+                budget -= 1
+                formats = [r.format for r in READERS.values() if r.sniff(child)]
+                if formats:
+                    found.append((str(child.relative_to(folder)), "/".join(sorted(formats))))
+                elif child.is_dir():
+                    deeper.append(child)
+            if budget <= 0:
+                return found
+        level = deeper
+    return found

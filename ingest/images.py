@@ -2,7 +2,9 @@
 
 An image is never decoded before its header says it is within ``LABELGATE_MAX_IMAGE_PIXELS``:
 a small PNG can declare billions of pixels (a decompression bomb). Pillow opens files lazily,
-so reading the size costs a header read (~15 µs), not a decode. Problems come back as
+so reading the size costs a header read (~15 µs), not a decode. The size is the displayed
+one: a photo stored 640×480 with EXIF Orientation 6 is 480×640, as Ultralytics and labeling
+tools show it; the orientation comes from metadata read with the header. Problems come back as
 :class:`ImageProblem` with a one-line reason readers put in the quarantine table.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,8 @@ from labelgate.settings import MAX_IMAGE_PIXELS
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".dng", ".mpo", ".pfm"})
 _PILLOW_PIXELS = re.compile(r"\((\d+) pixels\)")
+ORIENTATION = 0x0112  # EXIF tag
+QUARTER_TURNS = frozenset({5, 6, 7, 8})  # orientations shown rotated by 90°: width and height swap
 
 
 class ImageProblem(Exception):
@@ -52,6 +57,8 @@ def read_header(path: Path, name: str | None = None, limit: int | None = None) -
             with Image.open(path) as image:
                 width, height = image.size
                 fmt = image.format
+                if _orientation(image) in QUARTER_TURNS:
+                    width, height = height, width
     except Image.DecompressionBombError as exc:
         found = _PILLOW_PIXELS.search(str(exc))
         raise _over_limit(shown, int(found.group(1)) if found else 0, limit) from None
@@ -60,6 +67,19 @@ def read_header(path: Path, name: str | None = None, limit: int | None = None) -
     if width * height > limit:
         raise _over_limit(shown, width * height, limit)
     return ImageHeader(width, height, fmt)
+
+
+def _orientation(image: Image.Image) -> int:
+    """EXIF orientation from the metadata the header read loaded (1 if absent or unreadable).
+
+    ``Image.Image.getexif`` rather than the image's own: PNG's override decodes the pixels to
+    look for an eXIf chunk after them, which a header read must never do.
+    """
+    try:
+        value = Image.Image.getexif(image).get(ORIENTATION, 1)
+    except (OSError, ValueError, SyntaxError, TypeError, KeyError, IndexError, struct.error):
+        return 1
+    return value if isinstance(value, int) else 1
 
 
 def decode(path: Path, name: str | None = None, limit: int | None = None) -> ImageHeader:

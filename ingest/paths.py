@@ -14,6 +14,16 @@ from pathlib import Path
 WINDOWS_DRIVE = re.compile(r"[A-Za-z]:")  # C:\x, C:x (drive-relative): absolute enough to refuse
 
 
+def dataset_folder(path: Path) -> Path:
+    """The dataset root for ``path``: the folder itself, or the folder holding the file; one level
+    up when that folder is named ``annotations`` (any case). COCO keeps
+    ``annotations/instances_val2017.json`` beside ``val2017/`` and VOC ``Annotations/`` beside
+    ``JPEGImages/``: pointing inside the annotations folder names its parent as the dataset.
+    """
+    folder = path.absolute() if path.is_dir() else path.absolute().parent
+    return folder.parent if folder.name.lower() == "annotations" else folder
+
+
 class UnsafePath(Exception):
     """A path from the dataset points outside the dataset root."""
 

@@ -119,7 +119,7 @@ def _examples(con: duckdb.DuckDBPyConnection, run: Mapping[str, Any], per_rule: 
         boxes.setdefault(str(row["item_id"]), []).append(
             Box(str(row["annotation_id"]), float(row["x"]), float(row["y"]), float(row["w"]), float(row["h"]))
         )
-    thumbnailer = Thumbnailer(dataset_root(run.get("dataset_path")), budget=budget)
+    thumbnailer = Thumbnailer(dataset_root(run.get("dataset_path"), run.get("dataset_format")), budget=budget)
     examples: dict[str, list[dict[str, Any]]] = {}
     for row in records(frame):
         example = dict(row)

@@ -14,10 +14,9 @@ import io
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from markupsafe import Markup, escape
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from ingest.images import ImageProblem, read_header
 from ingest.paths import DatasetRoot, UnsafePath
@@ -47,12 +46,13 @@ class Thumbnail:
     note: str | None  # why the real picture is not shown, when it is not
 
 
-def dataset_root(dataset_path: str | None) -> DatasetRoot | None:
-    """The folder a run's dataset lives in (the dataset itself when it is a folder)."""
+def dataset_root(dataset_path: str | None, dataset_format: str | None = None) -> DatasetRoot | None:
+    """The folder a run's images are found in, as its reader resolved it (``ingest.base.dataset_root_of``)."""
     if not dataset_path:
         return None
-    path = Path(dataset_path)
-    folder = path if path.is_dir() else path.parent
+    from ingest.base import dataset_root_of
+
+    folder = dataset_root_of(dataset_path, dataset_format)
     return DatasetRoot(folder) if folder.is_dir() else None
 
 
@@ -114,7 +114,8 @@ class Thumbnailer:
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(path) as opened:
                     opened.draft("RGB", (SIDE * 2, SIDE * 2))  # JPEG: decode at a reduced scale
-                    return opened.convert("RGB"), (header.width, header.height), None
+                    # turned as displayed: the header's size and the boxes are in displayed pixels
+                    return ImageOps.exif_transpose(opened).convert("RGB"), (header.width, header.height), None
         except ImageProblem as exc:
             return None, none, str(exc)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:

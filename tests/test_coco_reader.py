@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,90 @@ def test_auto_detects_coco(tmp_path: Path) -> None:
     path = write_coco(tmp_path, coco([image(1)], []))
     assert open_dataset(path).format == "coco"
     assert open_dataset(tmp_path).format == "coco"
+
+
+def _image_file(dataset: Path, item: Item) -> dict[str, object]:
+    """The image-file fields of ``item``, measured against the reader's dataset root."""
+    from rulebook.model import Taxonomy
+    from scorers.measure import MeasureContext
+    from scorers.measure.files import ImageFile
+
+    row: dict[str, object] = {}
+    measurement = ImageFile(open_dataset(dataset, "coco").root.root, decode_files=False)
+    measurement.measure(item, row, [], MeasureContext(Taxonomy(labels=["car"])))
+    return row
+
+
+@pytest.mark.parametrize(
+    ("json_name", "image_dir"),
+    [
+        ("instances_val2017.json", "val2017"),
+        ("instances_train2017.json", "images/train2017"),
+        ("instances_default.json", "images"),  # CVAT's COCO 1.0 export
+    ],
+)
+def test_json_in_annotations_finds_images_beside_the_folder(tmp_path: Path, json_name: str, image_dir: str) -> None:
+    from tests.formats import png
+
+    png(tmp_path / image_dir / "a.png", 20, 10)
+    data = coco([image(1, "a.png", 20, 10), image(2, "gone.png", 20, 10)], [box(1, 1, [1, 1, 5, 5])])
+    path = write_coco(tmp_path / "annotations", data, json_name)
+    for passed in (path, tmp_path, tmp_path / "annotations"):
+        assert open_dataset(passed, "coco").root.root == tmp_path.resolve()
+        items, bad = _read(passed)
+        assert bad == [] and [i.id for i in items] == ["a.png", "gone.png"]
+        found, missing = (_image_file(passed, i) for i in items)
+        assert found["image.exists"] is True and found["image.size_matches"] is True
+        assert missing["image.exists"] is False
+        expected = "gone.png" if image_dir == "images" else f"{image_dir}/gone.png"
+        assert missing["image.problem"] == (
+            f"image file {expected} not found in the dataset folder {tmp_path.resolve()} "
+            f"(looked for {expected} and images/{expected})"
+        )
+
+
+def test_captions_file_is_refused_and_skipped_in_a_folder(tmp_path: Path) -> None:
+    captions = {"images": [image(1, "a.jpg")], "annotations": [{"id": 7, "image_id": 1, "caption": "A dog."}]}
+    path = write_coco(tmp_path / "annotations", captions, "captions_val2017.json")
+    with pytest.raises(
+        DatasetError,
+        match=r"captions_val2017\.json: not a detection file: annotations\[0\] has no bbox or category_id "
+        r"\(it has caption, id, image_id\): pass an instances_\*\.json",
+    ):
+        _read(path)
+    write_coco(tmp_path / "annotations", coco([image(1, "a.jpg")], [box(1, 1, [1, 1, 5, 5])]), "instances_val2017.json")
+    assert open_dataset(tmp_path).format == "coco"  # the captions file beside it is not a second candidate
+    assert [i.id for i in _read(tmp_path)[0]] == ["a.jpg"]
+
+
+def test_empty_images_list_is_a_dataset_error(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"annotations\.json: the 'images' list is empty"):
+        _read(write_coco(tmp_path, coco([], [box(1, 1, [1, 1, 5, 5])])))
+
+
+def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "instances.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(coco([image(1, "a.jpg")], [box(1, 1, [1, 1, 5, 5])])).encode())
+    assert open_dataset(path).format == "coco" and open_dataset(tmp_path).format == "coco"
+    items, bad = _read(path)
+    assert bad == [] and [len(i.annotations) for i in items] == [1]
+
+
+def test_bow_tie_polygon_is_reported_as_crossing_itself(tmp_path: Path) -> None:
+    from rulebook.model import Taxonomy
+    from scorers.measure import MeasureContext
+    from scorers.measure.segmentation import Segmentation
+
+    bow_tie = box(1, 1, [10, 10, 20, 20], segmentation=[[10, 10, 30, 30, 30, 10, 10, 30]])
+    [item], _ = _read(write_coco(tmp_path, coco([image(1, "a.jpg")], [bow_tie])))
+    rows: list[dict[str, object]] = [{}]
+    Segmentation().measure(item, {}, rows, MeasureContext(Taxonomy(labels=["car"])))
+    assert rows[0]["segmentation.problem"] == "polygon 0 crosses itself"
+    assert rows[0]["segmentation.self_intersects"] is True
+
+
+def test_nan_written_by_python_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps(coco([image(1, "a.jpg")], [box(1, 1, [1, float("nan"), 5, 5])]), indent=1))
+    with pytest.raises(DatasetError, match=r"nan\.json: invalid JSON at line 17, column 5 \(NaN is not a JSON number"):
+        _read(path)

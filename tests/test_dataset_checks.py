@@ -185,5 +185,8 @@ def test_image_files_missing_broken_bombs_duplicates_and_sizes(tmp_path: Path, d
         "refused as a possible decompression bomb"
     )
     assert messages["truncated.png"] == "image truncated.png cannot be decoded (Truncated File Read)"
-    assert messages["missing.png"] == "image file missing.png not found in the dataset folder"
+    assert messages["missing.png"] == (
+        f"image file missing.png not found in the dataset folder {root.resolve()} "
+        "(looked for missing.png and images/missing.png)"
+    )
     assert messages["copy.png"] == "same bytes as ok.png"

@@ -138,3 +138,74 @@ def test_cli_scores_a_yolo_folder(tmp_path: Path) -> None:
     assert [(f["item_id"], f["annotation_id"], f["rule_id"]) for f in found] == [
         ("images/a.png", "labels/a.txt:1", "R1")
     ]
+
+
+def test_voc_is_recognised_when_its_first_xml_is_empty(tmp_path: Path) -> None:
+    root = write_voc(tmp_path / "voc", IMAGES)
+    (root / "Annotations" / "000000.xml").write_text("")  # a crashed tool's leftover sorts first
+    assert open_dataset(root).format == "voc"
+
+
+def test_folders_holding_datasets_name_them(tmp_path: Path) -> None:
+    write_voc(tmp_path / "VOCdevkit" / "VOC2007", IMAGES)
+    with pytest.raises(
+        DatasetError, match=r"VOCdevkit: not a dataset itself, but it holds .*VOC2007 \(voc\): pass that"
+    ):
+        open_dataset(tmp_path / "VOCdevkit")
+    roboflow = tmp_path / "roboflow"
+    for split in ("train", "valid"):
+        write_coco(roboflow / split, IMAGES, ["car"]).rename(roboflow / split / "_annotations.coco.json")
+    with pytest.raises(DatasetError, match=r"holds .*roboflow/train \(coco\), .*roboflow/valid \(coco\): pass one of"):
+        open_dataset(roboflow)
+    several = tmp_path / "several"
+    for name in ("instances_train.json", "instances_val.json"):
+        write_coco(several, IMAGES, ["car"]).rename(several / name)
+    with pytest.raises(DatasetError, match=r"instances_train\.json \(coco\), .*instances_val\.json \(coco\)"):
+        open_dataset(several)
+
+
+def test_ultralytics_dataset_yaml_of_any_name_is_yolo(tmp_path: Path) -> None:
+    root = write_yolo(tmp_path / "coco8", IMAGES, ["car"])
+    (tmp_path / "coco8.yaml").write_text("path: coco8\ntrain: images\nval: images\nnames: {0: car}\n")
+    reader = open_dataset(tmp_path / "coco8.yaml")
+    assert (reader.format, reader.root.root) == ("yolo", root.resolve())
+    (tmp_path / "other.yaml").write_text("rulebook: not a dataset\n")
+    with pytest.raises(DatasetError, match="cannot tell the dataset format"):
+        open_dataset(tmp_path / "other.yaml")
+
+
+def test_detection_reads_past_unlabelled_records(tmp_path: Path) -> None:
+    doccano = tmp_path / "admin.jsonl"
+    records = [
+        {"id": 100, "text": "No entities here .", "label": []},
+        {"id": 1, "text": "EU rejects it", "label": [[0, 2, "ORG"]]},
+    ]
+    doccano.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert open_dataset(doccano).format == "spans-jsonl"
+    classes = tmp_path / "cls.jsonl"
+    classes.write_text(
+        json.dumps({"text": "a", "labels": []}) + "\n" + json.dumps({"text": "b", "labels": ["x"]}) + "\n"
+    )
+    assert open_dataset(classes).format == "text-jsonl"
+    unlabelled = tmp_path / "todo.jsonl"
+    unlabelled.write_text(json.dumps({"text": "a", "label": []}) + "\n")
+    assert open_dataset(unlabelled).format == "text-jsonl"
+
+
+def test_json_lines_saved_as_json_are_json_lines(tmp_path: Path) -> None:
+    hf = tmp_path / "train.json"  # datasets.Dataset.to_json writes JSON Lines
+    hf.write_text(json.dumps({"text": "Zentropa", "label": 1}) + "\n" + json.dumps({"text": "Ça", "label": 0}) + "\n")
+    assert open_dataset(hf).format == "text-jsonl"
+    hf.write_text(json.dumps({"text": "Rome", "spans": [{"start": 0, "end": 4, "label": "LOC"}]}) + "\n")
+    assert open_dataset(hf).format == "spans-jsonl"
+    document = tmp_path / "doc.json"  # one JSON document over several lines: not JSON Lines
+    document.write_text('[\n{"text": "a", "label": 1},\n{"text": "b", "label": 0}\n]\n')
+    with pytest.raises(DatasetError, match="cannot tell the dataset format"):
+        open_dataset(document)
+
+
+def test_every_csv_is_text_csv_so_its_header_problem_is_explained(tmp_path: Path) -> None:
+    headerless = tmp_path / "ag_news.csv"
+    headerless.write_text('"3","Wall St. Bears Claw Back","Reuters - Short-sellers"\n')
+    with pytest.raises(DatasetError, match=r"ag_news.csv: line 1: the first line looks like data, not a header"):
+        next(open_dataset(headerless).records())

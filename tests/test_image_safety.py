@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.formats import bomb_png
 from tests.helpers import coco, image, write_coco
 from tests.readers import read, reasons
@@ -35,3 +37,33 @@ def test_voc_without_size_is_measured_safely(tmp_path: Path) -> None:
         ("item", "Annotations/bomb.xml"): "no valid <size> and the image cannot be measured: "
         + REFUSED.format(name="JPEGImages/bomb.png")
     }
+
+
+def test_exif_orientation_gives_the_displayed_size_from_the_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image, ImageFile
+
+    from ingest.images import read_header
+    from ingest.model import Item
+    from rulebook.model import Taxonomy
+    from scorers.measure import MeasureContext
+    from scorers.measure.files import ImageFile as ImageFileMeasure
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 64x48, shown rotated a quarter turn
+    Image.new("RGB", (64, 48)).save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    Image.new("RGB", (64, 48)).save(tmp_path / "plain.png")
+
+    def no_decoding(self: object) -> None:
+        raise AssertionError("a header read decoded pixels")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    assert (read_header(tmp_path / "phone.jpg").width, read_header(tmp_path / "phone.jpg").height) == (48, 64)
+    assert (read_header(tmp_path / "plain.png").width, read_header(tmp_path / "plain.png").height) == (64, 48)
+    measure = ImageFileMeasure(tmp_path, decode_files=False)
+    for width, height, matches in ((48, 64, True), (64, 48, False)):
+        row: dict[str, object] = {}
+        item = Item("phone.jpg", "image", width=width, height=height, media="phone.jpg")
+        measure.measure(item, row, [], MeasureContext(Taxonomy(labels=["car"])))
+        assert row["image.size_matches"] is matches

@@ -52,3 +52,17 @@ def test_symlinks_are_followed_only_inside_the_root(tmp_path: Path) -> None:
         with pytest.raises(UnsafePath, match="outside the dataset root"):
             data.check(name)
     data.check("images/sub/not-yet.png")  # a missing file in a safe folder is fine
+
+
+def test_dataset_folder_is_the_parent_of_an_annotations_folder(tmp_path: Path) -> None:
+    from ingest.paths import dataset_folder
+
+    for folder in ("annotations", "Annotations"):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / "x.json").write_text("{}")
+        assert dataset_folder(tmp_path / folder / "x.json") == tmp_path
+        assert dataset_folder(tmp_path / folder) == tmp_path
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "x.json").write_text("{}")
+    assert dataset_folder(tmp_path / "labels" / "x.json") == tmp_path / "labels"
+    assert dataset_folder(tmp_path) == tmp_path

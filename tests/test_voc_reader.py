@@ -119,3 +119,24 @@ def test_absolute_file_names_are_refused(tmp_path: Path, name: str) -> None:
     (root / "Annotations" / "a.xml").write_text(_xml(name, ""))
     _, bad = read(root)
     assert len(bad) == 1 and bad[0].reason.startswith("unsafe <filename>: absolute path")
+
+
+def test_file_name_without_extension_finds_the_image_by_stem(tmp_path: Path) -> None:
+    root = tmp_path / "ilsvrc"
+    (root / "Annotations").mkdir(parents=True)
+    png(root / "JPEGImages" / "n01751748_1234.JPEG", 100, 80)
+    (root / "Annotations" / "n01751748_1234.xml").write_text(_xml("n01751748_1234", ""))
+    (root / "Annotations" / "n01751748_9999.xml").write_text(_xml("n01751748_9999", ""))
+    items, bad = read(root)
+    assert bad == []
+    assert [(i.id, i.media) for i in items] == [
+        ("JPEGImages/n01751748_1234.JPEG", "JPEGImages/n01751748_1234.JPEG"),
+        ("JPEGImages/n01751748_9999", "JPEGImages/n01751748_9999"),  # missing: named where it was expected
+    ]
+
+
+def test_xml_inside_annotations_makes_the_parent_the_dataset_folder(tmp_path: Path) -> None:
+    root = write_voc(tmp_path / "VOC2007", [Img("a.png", 30, 20, [("car", 1, 1, 5, 5)])], draw=True)
+    for passed in (root / "Annotations" / "a.xml", root / "Annotations"):
+        [item], bad = read(passed)
+        assert bad == [] and (item.id, item.source) == ("JPEGImages/a.png", "Annotations/a.xml")

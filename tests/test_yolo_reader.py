@@ -147,7 +147,7 @@ def test_missing_class_names_and_bad_yaml_fail_before_reading(tmp_path: Path) ->
     png(root / "images" / "a.png", 10, 10)
     (root / "labels").mkdir()
     (root / "labels" / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n")
-    with pytest.raises(DatasetError, match=r"no class names for this YOLO dataset: add data\.yaml"):
+    with pytest.raises(DatasetError, match=r"no class names for this YOLO dataset \(looked .*\): add data\.yaml"):
         read(root, "yolo")
     (root / "data.yaml").write_text("names: [car, bus\n")
     with pytest.raises(DatasetError, match=r"data.yaml: invalid YAML at line 2, column 1"):
@@ -155,3 +155,116 @@ def test_missing_class_names_and_bad_yaml_fail_before_reading(tmp_path: Path) ->
     (root / "data.yaml").write_text("path: /etc\nnames: {0: car, 2: bus}\n")
     with pytest.raises(DatasetError, match=r"'names' ids must be 0..1 without gaps"):
         read(root, "yolo")
+
+
+def test_side_by_side_label_files_without_an_image_are_quarantined_with_their_rows(tmp_path: Path) -> None:
+    root = tmp_path / "darknet"
+    (root / "obj.names").parent.mkdir(parents=True)
+    (root / "obj.names").write_text("car\nbus\n")
+    (root / "train.txt").write_text("data/obj_train_data/a.png\n")  # Darknet's image list: not a label file
+    png(root / "obj_train_data" / "a.png", 10, 10)
+    (root / "obj_train_data" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "obj_train_data" / "b.txt").write_text("1 0.5 0.5 0.2 0.2\n\n0 0.1 0.1 0.1 0.1\n")
+    (root / "obj_train_data" / "README.txt").write_text("Exported from CVAT\n")
+    items, bad = read(root)
+    assert [i.id for i in items] == ["obj_train_data/a.png"]
+    assert [(q.level, q.locator, q.reason, q.raw) for q in bad] == [
+        (
+            "item",
+            "obj_train_data/b.txt",
+            "label file obj_train_data/b.txt has no image next to it or under images/",
+            "",
+        ),
+        (
+            "annotation",
+            "obj_train_data/b.txt:1",
+            "belongs to quarantined item obj_train_data/b.txt",
+            "1 0.5 0.5 0.2 0.2",
+        ),
+        (
+            "annotation",
+            "obj_train_data/b.txt:3",
+            "belongs to quarantined item obj_train_data/b.txt",
+            "0 0.1 0.1 0.1 0.1",
+        ),
+    ]
+
+
+def test_classes_txt_in_labels_is_found_and_never_read_as_labels(tmp_path: Path) -> None:
+    root = tmp_path / "labelimg"
+    png(root / "images" / "a.png", 10, 10)
+    (root / "labels").mkdir()
+    (root / "labels" / "a.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    (root / "labels" / "classes.txt").write_text("car\nbus\n")
+    items, bad = read(root)
+    assert bad == [] and [a.label for a in items[0].annotations] == ["bus"]
+    (root / "classes.txt").write_text("car\nbus\n")  # a second copy at the root: still not a label file
+    assert read(root) == (items, [])
+    for file in (root / "classes.txt", root / "labels" / "classes.txt"):
+        file.unlink()
+    with pytest.raises(DatasetError, match=r"classes\.txt and obj\.names here and in labels/\): add data\.yaml"):
+        read(root, "yolo")
+
+
+def _ultralytics(root: Path) -> None:
+    for split in ("train", "val", "extra"):
+        png(root / "images" / split / f"{split}.png", 10, 10)
+        (root / "labels" / split).mkdir(parents=True)
+        (root / "labels" / split / f"{split}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+
+
+def test_dataset_yaml_passed_as_the_dataset_reads_its_split_folders(tmp_path: Path) -> None:
+    _ultralytics(tmp_path / "datasets" / "coco8")
+    config = tmp_path / "cfg" / "coco8.yaml"
+    config.parent.mkdir()
+    config.write_text("path: ../datasets/coco8\ntrain: images/train\nval: images/val\ntest:\nnames: {0: car}\n")
+    items, bad = read(config)
+    assert bad == [] and [i.id for i in items] == ["images/train/train.png", "images/val/val.png"]
+    assert [i.annotations[0].id for i in items] == ["labels/train/train.txt:1", "labels/val/val.txt:1"]
+    absolute = tmp_path / "abs.yaml"
+    absolute.write_text(f"path: {tmp_path / 'datasets' / 'coco8'}\nval: images/val\nnames: [car]\n")
+    assert [i.id for i in read(absolute)[0]] == ["images/val/val.png"]
+    roboflow = tmp_path / "rf"  # Roboflow: the YAML beside train/, written as ../train/images
+    png(roboflow / "train" / "images" / "a.png", 10, 10)
+    (roboflow / "train" / "labels").mkdir(parents=True)
+    (roboflow / "data.yaml").write_text("train: ../train/images\nnc: 1\nnames: ['car']\n")
+    assert [i.id for i in read(roboflow / "data.yaml")[0]] == ["train/images/a.png"]
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ("train: train.txt", r"train: train\.txt is a file \(a list of images\?\); labelgate reads image folders"),
+        ("train: https://x.org/t.zip", r"train: 'https://x\.org/t\.zip' is not a local folder"),
+        ("train: ../../etc", r"train: \.\./\.\./etc is outside the dataset folder"),
+        ("val: images/nope", r"val: folder .*images/nope not found"),
+        ("path: nowhere\ntrain: images/train", r"'path' 'nowhere' is not a folder"),
+        ("train: images/train\nnc: 3", r"nc is 3 but 'names' lists 1 classes: make them agree"),
+    ],
+)
+def test_dataset_yaml_entries_that_cannot_be_read_are_refused(tmp_path: Path, entries: str, message: str) -> None:
+    _ultralytics(tmp_path)
+    (tmp_path / "train.txt").write_text("images/train/train.png\n")
+    (tmp_path / "data.yaml").write_text(f"{entries}\nnames: [car]\n")
+    with pytest.raises(DatasetError, match=r"data\.yaml: " + message):
+        read(tmp_path / "data.yaml", "yolo")
+
+
+def test_dataset_yaml_whose_split_folders_are_empty_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "images" / "train").mkdir(parents=True)
+    (tmp_path / "data.yaml").write_text("train: images/train\nnames: [car]\n")
+    with pytest.raises(DatasetError, match=r"data\.yaml: no images or YOLO label files in images/train/ under "):
+        read(tmp_path / "data.yaml", "yolo")
+
+
+def test_exif_rotated_photo_converts_at_its_displayed_size(tmp_path: Path) -> None:
+    from PIL import Image
+
+    root = write_yolo(tmp_path / "d", [], ["car"])
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 64x48, shown rotated a quarter turn: 48x64
+    Image.new("RGB", (64, 48)).save(root / "images" / "phone.jpg", exif=exif.tobytes())
+    (root / "labels" / "phone.txt").write_text("0 0.5 0.5 0.25 0.5\n")
+    [item], _ = read(root)
+    assert (item.width, item.height) == (48, 64)
+    assert item.annotations[0].bbox == (18.0, 16.0, 12.0, 32.0)

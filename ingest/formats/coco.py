@@ -3,25 +3,37 @@
 Two streaming passes: images and categories first (small, and the pass surfaces any JSON
 syntax error before the run writes anything), then annotations, kept compactly per image.
 Every malformed record is quarantined with its reason; the rest of the dataset is scored.
+
+Images are looked for as COCO lays them out: a JSON in ``annotations/`` makes its parent the
+dataset folder (:func:`ingest.paths.dataset_folder`), and ``file_name`` is looked for in the
+split folder the JSON is named after (``instances_val2017.json``: ``val2017/``, then
+``images/val2017/``), then ``images/`` and the dataset folder itself; ``media`` is where it
+was found. Captions, panoptic and image-info files are not detection files: a folder's search
+skips them by name and a file passed explicitly is refused by content.
 """
 
 from __future__ import annotations
 
+import codecs
+import itertools
 import json
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import ijson
 
 from ingest.base import DatasetReader, Record, register
 from ingest.images import ImageProblem, read_header
 from ingest.model import Annotation, Item, Quarantined, snippet
-from ingest.paths import UnsafePath
+from ingest.paths import DatasetRoot, UnsafePath, dataset_folder
 from labelgate.errors import DatasetError
 
 STANDARD_KEYS = {"id", "image_id", "category_id", "bbox", "segmentation", "area"}
+NOT_A_JSON_NUMBER = re.compile(rb"[\[:,]\s*(NaN|-?Infinity)\b")
+NOT_DETECTION = ("captions_", "panoptic_", "image_info_")  # COCO's own names for files without boxes
 
 
 def _number(value: Any) -> bool:
@@ -45,13 +57,28 @@ class CocoReader(DatasetReader):
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
         self.file = self._annotation_file(self.path)
+        self.root = DatasetRoot(dataset_folder(self.file))
+        self.image_dirs = self._image_dirs()
+
+    def _image_dirs(self) -> list[str]:
+        """The split folders named after the JSON (``instances_val2017`` → ``val2017/``,
+        ``images/val2017/``) that exist inside the root: looked in before ``images/`` and the root."""
+        split = self.file.name.removesuffix(".json").rpartition("_")[2]
+        found = []
+        for folder in (split, f"images/{split}"):
+            try:
+                if self.root.resolve(folder).is_dir():
+                    found.append(folder)
+            except UnsafePath:
+                continue
+        return found
 
     @staticmethod
     def _annotation_file(path: Path) -> Path:
         if path.is_file():
             return path
         candidates = sorted(p for p in path.glob("*.json")) + sorted(path.glob("annotations/*.json"))
-        cocos = [p for p in candidates if CocoReader._looks_like_coco(p)]
+        cocos = [p for p in candidates if not p.name.startswith(NOT_DETECTION) and CocoReader._looks_like_coco(p)]
         if len(cocos) == 1:
             return cocos[0]
         if not cocos:
@@ -66,7 +93,9 @@ class CocoReader(DatasetReader):
                 head = handle.read(65536)
         except OSError:
             return False
-        return head.lstrip().startswith(b"{") and (b'"images"' in head or b'"annotations"' in head)
+        return head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"{") and (
+            b'"images"' in head or b'"annotations"' in head
+        )
 
     @classmethod
     def sniff(cls, path: Path) -> bool:
@@ -84,6 +113,7 @@ class CocoReader(DatasetReader):
     def _stream(self, prefix: str) -> Iterator[Any]:
         try:
             with self.file.open("rb") as handle:
+                _skip_bom(handle)
                 yield from ijson.items(handle, prefix, use_float=True)
         except ijson.JSONError as exc:
             raise DatasetError(
@@ -118,13 +148,23 @@ class CocoReader(DatasetReader):
             images[item.attributes["coco_image_id"]] = item
             file_names[item.id] = item.attributes["coco_image_id"]
             order.append(item)
-        if not seen_images_key and not order and not pending and not self._has_key("images"):
-            raise DatasetError(f"{self.file}: not a COCO file (no 'images' list): check --format")
-        self.expected_items = index + 1 if seen_images_key else 0
+        if not seen_images_key:
+            if not self._has_key("images"):
+                raise DatasetError(f"{self.file}: not a COCO file (no 'images' list): check --format")
+            raise DatasetError(f"{self.file}: the 'images' list is empty: export the images with their annotations")
+        self.expected_items = index + 1
+        annotations = self._stream("annotations.item")
+        first = next(annotations, _END)
+        if isinstance(first, dict) and "bbox" not in first and "category_id" not in first:
+            keys = ", ".join(sorted(map(str, first))[:5])
+            raise DatasetError(
+                f"{self.file}: not a detection file: annotations[0] has no bbox or category_id (it has {keys}): "
+                "pass an instances_*.json or person_keypoints_*.json file"
+            )
         yield from pending
 
         seen_annotations: set[str] = set()
-        for index, record in enumerate(self._stream("annotations.item")):
+        for index, record in enumerate(itertools.chain([first], annotations) if first is not _END else ()):
             locator = f"annotations[{index}]"
             outcome = self._annotation(record, categories, images, bad_images, seen_annotations)
             if isinstance(outcome, str):
@@ -146,9 +186,11 @@ class CocoReader(DatasetReader):
         yield from order
 
     def _has_key(self, key: str) -> bool:
+        """Whether the top-level object has ``key`` (parse events: no value is built)."""
         try:
             with self.file.open("rb") as handle:
-                return any(k == key for k, _ in ijson.kvitems(handle, "", use_float=True))
+                _skip_bom(handle)
+                return any(p == "" and e == "map_key" and v == key for p, e, v in ijson.parse(handle))
         except ijson.JSONError:
             return False
 
@@ -178,12 +220,13 @@ class CocoReader(DatasetReader):
             return f"duplicate file_name {file_name!r} (also image id {file_names[file_name]})", None
         try:
             self.root.check(file_name)
+            media = self._media(file_name)
         except UnsafePath as exc:
             return f"unsafe file_name: {exc}", None
         width: Any = record.get("width")
         height: Any = record.get("height")
         if not (_number(width) and _number(height) and width > 0 and height > 0):
-            size = self._size_from_file(file_name)
+            size = self._size_from_file(media)
             if size is None:
                 return (f"image {image_id} has no valid width/height and its file cannot be read to measure them"), None
             if isinstance(size, str):
@@ -196,10 +239,21 @@ class CocoReader(DatasetReader):
             kind="image",
             width=int(width),
             height=int(height),
-            media=file_name,
+            media=media,
             source=f"{self.file.name}#{locator}",
             attributes=attributes,
         )
+
+    def _media(self, file_name: str) -> str:
+        """The image's path under the root: in a split folder if it is there; else ``file_name``,
+        which :meth:`DatasetRoot.find` looks for in the root and ``images/``. A missing image is
+        named in the first split folder, so the missing-file finding says where it was expected."""
+        for folder in self.image_dirs:
+            if self.root.find(f"{folder}/{file_name}", ("",)) is not None:
+                return f"{folder}/{file_name}"
+        if self.image_dirs and self.root.find(file_name) is None:
+            return f"{self.image_dirs[0]}/{file_name}"
+        return file_name
 
     def _size_from_file(self, file_name: str) -> tuple[int, int] | str | None:
         """The image's size from its header, a reason it was refused, or None if not found."""
@@ -264,15 +318,33 @@ class CocoReader(DatasetReader):
 
 
 def json_error_position(path: Path, exc: Exception) -> str:
-    """One line saying where a JSON file is broken (stdlib json knows line and column)."""
+    """One line saying where a JSON file is broken (stdlib json knows line and column; it also
+    accepts the NaN and Infinity Python writes, which ijson and JSON itself refuse)."""
     if path.stat().st_size <= 512 * 1024 * 1024:
+        text = path.read_bytes()
         try:
-            json.loads(path.read_bytes())
+            json.loads(text)
         except json.JSONDecodeError as decode:
             return f"invalid JSON at line {decode.lineno}, column {decode.colno} ({decode.msg})"
         except (UnicodeDecodeError, ValueError, RecursionError):
             pass
+        found = NOT_A_JSON_NUMBER.search(text)
+        if found is not None:
+            start = found.start(1)
+            line, column = text.count(b"\n", 0, start) + 1, start - text.rfind(b"\n", 0, start)
+            return (
+                f"invalid JSON at line {line}, column {column} ({found[1].decode()} is not a JSON number: write null)"
+            )
     return "invalid JSON (" + str(exc).strip().splitlines()[0] + ")"
+
+
+_END = object()
+
+
+def _skip_bom(handle: BinaryIO) -> None:
+    """Step over a UTF-8 byte-order mark (Windows tools write one; ijson rejects it)."""
+    if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+        handle.seek(0)
 
 
 def _file_name(record: Any) -> str | None:

@@ -11,7 +11,9 @@ labelImg and torchvision read them; VOC's own 1-based pixel indices stay inside 
 ``pose`` and other simple object fields, and CVAT's ``<attributes>``, become attributes too.
 The image named by ``<filename>`` is looked for in ``JPEGImages/``, ``images/``, the dataset
 folder and beside the XML, inside the dataset folder only (``<path>``, usually an absolute
-path on the annotator's machine, is ignored). The item id is that image's path relative to
+path on the annotator's machine, is ignored); a name without an image extension (ILSVRC's
+``n01751748_1234``) matches an image file with that stem. An XML file or folder inside
+``Annotations/`` makes its parent the dataset folder. The item id is that image's path relative to
 the dataset folder; annotation ids are ``<xml file>:object[k]`` (k from 0). When
 ``<size>`` is missing, the size is read from the image header.
 """
@@ -19,6 +21,7 @@ the dataset folder; annotation ids are ``<xml file>:object[k]`` (k from 0). When
 from __future__ import annotations
 
 import math
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -28,14 +31,15 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from ingest.base import DatasetReader, Record, register
-from ingest.images import ImageProblem, read_header
+from ingest.images import IMAGE_SUFFIXES, ImageProblem, read_header
 from ingest.model import Annotation, Item, Quarantined
-from ingest.paths import UnsafePath
+from ingest.paths import DatasetRoot, UnsafePath, dataset_folder
 from labelgate.errors import DatasetError
 
 IMAGE_DIRS = ("JPEGImages", "images", "")
 FLAGS = ("truncated", "difficult", "occluded")
 OBJECT_OWN = frozenset({"name", "bndbox", "attributes", "part", "actions", "point"})
+SNIFF_FILES = 8  # a crashed tool can leave empty or broken XML files first in the listing
 
 
 def _number(text: str | None) -> float | None:
@@ -59,6 +63,8 @@ class VocReader(DatasetReader):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
+        self.root = DatasetRoot(dataset_folder(self.path))
+        self._stems: dict[str, dict[str, str]] = {}
         if self.path.is_file():
             self._files = [self.path]
         else:
@@ -73,7 +79,7 @@ class VocReader(DatasetReader):
             return path.suffix.lower() == ".xml" and _looks_like_voc(path)
         folder = path / "Annotations"
         candidates = sorted(folder.rglob("*.xml")) if folder.is_dir() else sorted(path.glob("*.xml"))
-        return bool(candidates) and _looks_like_voc(candidates[0])
+        return any(_looks_like_voc(file) for file in candidates[:SNIFF_FILES])
 
     def files(self) -> list[Path]:
         return list(self._files)
@@ -167,8 +173,35 @@ class VocReader(DatasetReader):
                 return rel, f"unsafe <filename>: {exc}", None
             if path.is_file():
                 return candidate, None, path
+        if "." + name.rpartition(".")[2].lower() not in IMAGE_SUFFIXES:
+            for candidate in candidates:
+                folder, _, stem = candidate.rpartition("/")
+                try:
+                    found = self._images_by_stem(folder).get(stem)
+                    if found is not None:
+                        real = f"{folder}/{found}" if folder else found
+                        return real, None, self.root.resolve(real)
+                except UnsafePath as exc:
+                    return rel, f"unsafe <filename>: {exc}", None
         expected = candidates[0] if (self.root.root / "JPEGImages").is_dir() else name
         return expected, None, None
+
+    def _images_by_stem(self, folder: str) -> dict[str, str]:
+        """Image file names of ``folder`` by stem, listed once per folder (for ``<filename>``
+        without an extension: one listing instead of a stat per image suffix and case)."""
+        found = self._stems.get(folder)
+        if found is None:
+            found = {}
+            try:
+                names = sorted(os.listdir(self.root.resolve(folder) if folder else self.root.root))
+            except OSError:
+                names = []
+            for file in names:
+                stem, dot, suffix = file.rpartition(".")
+                if dot and "." + suffix.lower() in IMAGE_SUFFIXES:
+                    found.setdefault(stem, file)
+            self._stems[folder] = found
+        return found
 
 
 def _size(root: ET.Element) -> tuple[float | None, float | None]:

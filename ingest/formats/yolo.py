@@ -2,17 +2,22 @@
 
 Coordinates are fractions of the image size (converted to pixels rounded to 1/100 px, see
 :func:`ingest.model.to_pixels`), so the reader needs each image's size: it
-reads it from the image file's header (no decoding, ~15 µs) and refuses images over the
-pixel limit. A label file without its image cannot be converted and is quarantined.
+reads it from the image file's header (no decoding, ~15 µs; EXIF-rotated photos count at
+their displayed size, as Ultralytics reads them) and refuses images over the pixel limit. A
+label file without its image cannot be converted and is quarantined with its rows.
 
 Layouts: Ultralytics (``images/…/x.jpg`` with ``labels/…/x.txt``, the last ``images``
-folder of the path swapped for ``labels``) and Darknet/CVAT (``x.txt`` beside ``x.jpg``).
-Class names come from ``data.yaml`` (``names`` as a list or ``{id: name}``; its ``path`` and
-split entries are ignored: every image under the dataset folder is read) or from
-``classes.txt`` / ``obj.names`` / ``*.names`` (one name per line). An image without a label
-file is an image without annotations. Item ids are image paths relative to the dataset
-folder; annotation ids are ``<label file>:<line>``. File names are listed up front (about
-200 bytes per file, for a deterministic order); labels and images stream.
+folder of the path swapped for ``labels``) and Darknet/CVAT (``x.txt`` beside ``x.jpg``; a
+``.txt`` beside images whose first row does not start with a number, such as Darknet's
+``train.txt`` image list, is not a label file). Class names come from ``data.yaml`` (``names``
+as a list or ``{id: name}``, checked against ``nc``) or from ``classes.txt`` / ``obj.names`` /
+``*.names`` (one name per line) in the dataset folder or ``labels/``; these files are never
+read as labels. A dataset folder is read whole; an Ultralytics dataset YAML passed as the
+dataset is honoured: ``path`` (relative to the YAML's folder) is the dataset folder and only
+its ``train``/``val``/``test`` image folders (with their ``labels/`` twins) are read.
+An image without a label file is an image without annotations. Item ids are image paths
+relative to the dataset folder; annotation ids are ``<label file>:<line>``. File names are
+listed up front (about 200 bytes per file, for a deterministic order); labels and images stream.
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ from ingest.base import DatasetReader, Record, register
 from ingest.images import IMAGE_SUFFIXES, ImageProblem, read_header
 from ingest.lines import numbered_lines, raw_snippet
 from ingest.model import Annotation, Item, Quarantined, to_pixels
-from ingest.paths import UnsafePath
+from ingest.paths import DatasetRoot, UnsafePath
 from labelgate.errors import DatasetError
 
 CONFIG_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
 NAMES_FILES = ("classes.txt", "obj.names", "classes.names")
+NAMES_DIRS = ("", "labels")  # LabelImg writes classes.txt beside its label files
+SPLITS = ("train", "val", "test")
 
 
 def _stem(rel: str) -> str:
@@ -48,16 +55,67 @@ def _suffix(rel: str) -> str:
 
 def _image_key(rel: str) -> str:
     """The label path (without suffix) for an image: the last ``images`` folder becomes ``labels``."""
-    parts = rel.split("/")
-    for index in range(len(parts) - 2, -1, -1):
+    folder, _, name = rel.rpartition("/")
+    twin = _labels_twin(folder) if folder else None
+    return _stem(f"{twin}/{name}" if twin else rel)
+
+
+def _labels_twin(folder: str) -> str | None:
+    """``folder`` with its last ``images`` part swapped for ``labels``; None without one."""
+    parts = folder.split("/")
+    for index in range(len(parts) - 1, -1, -1):
         if parts[index] == "images":
             parts[index] = "labels"
-            break
-    return _stem("/".join(parts))
+            return "/".join(parts)
+    return None
 
 
 def _in_labels_dir(rel: str) -> bool:
     return "labels" in rel.split("/")[:-1]
+
+
+def _looks_like_labels(path: Path) -> bool:
+    """A side-by-side ``.txt`` is a label file if its first row starts with a number (or it is empty)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return True  # unreadable: quarantined as a label file, with the reason
+    for line in head.lstrip("\ufeff").splitlines():
+        if line.strip():
+            return _finite(line.split()[0]) is not None
+    return True
+
+
+def _load_yaml(config: Path) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return YAML(typ="safe", pure=True).load(config.read_text(encoding="utf-8"))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise DatasetError(f"{config}: invalid YAML at {where} ({exc.problem}): fix the file") from None
+    except (YAMLError, OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{config}: cannot read ({str(exc).splitlines()[0]}): fix the file") from None
+
+
+def _names_from_yaml(config: Path, data: Any) -> list[str]:
+    """Class names from ``names``; an ``nc`` that disagrees is refused, as Ultralytics does."""
+    if not isinstance(data, dict):
+        data = {}
+    names = data.get("names")
+    if isinstance(names, dict) and all(isinstance(k, int) for k in names):
+        if sorted(names) != list(range(len(names))):
+            raise DatasetError(f"{config}: 'names' ids must be 0..{len(names) - 1} without gaps")
+        names = [names[k] for k in range(len(names))]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str | int) for n in names):
+        raise DatasetError(f"{config}: needs 'names': a list of class names or {{id: name}}")
+    count = data.get("nc")
+    if count is not None and count != len(names):
+        raise DatasetError(f"{config}: nc is {count} but 'names' lists {len(names)} classes: make them agree")
+    return [str(n) for n in names]
 
 
 @register
@@ -68,33 +126,92 @@ class YoloReader(DatasetReader):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
+        config = (
+            self.path
+            if self.path.is_file()
+            else next((self.path / n for n in CONFIG_NAMES if (self.path / n).is_file()), None)
+        )
+        data = _load_yaml(config) if config is not None else None
+        self.config = config
+        self.splits: list[str] = []
+        if config is not None and self.path.is_file() and isinstance(data, dict):
+            self._honour_config(config, data)
         self.base = self.root.root
-        self.names = self._class_names()
+        self.names = _names_from_yaml(config, data) if config is not None else self._names_from_files()
 
     @classmethod
     def sniff(cls, path: Path) -> bool:
         if path.is_file():
-            return path.name in CONFIG_NAMES
+            if path.name in CONFIG_NAMES:
+                return True
+            if path.suffix.lower() not in (".yaml", ".yml") or path.stat().st_size > 1 << 20:
+                return False
+            try:
+                data = _load_yaml(path)
+            except DatasetError:
+                return False
+            return isinstance(data, dict) and "names" in data and any(k in data for k in ("path", *SPLITS))
         if any((path / name).is_file() for name in CONFIG_NAMES):
             return True
-        has_names = any((path / name).is_file() for name in NAMES_FILES) or any(path.glob("*.names"))
+        has_names = any((path / d / n).is_file() for d in NAMES_DIRS for n in NAMES_FILES) or any(path.glob("*.names"))
         labels = path / "labels"
         return (labels.is_dir() and any(labels.rglob("*.txt"))) or (has_names and any(path.rglob("*.txt")))
 
-    def _config_file(self) -> Path | None:
-        if self.path.is_file():
-            return self.path
-        return next((self.base / n for n in CONFIG_NAMES if (self.base / n).is_file()), None)
+    def _honour_config(self, config: Path, data: dict[Any, Any]) -> None:
+        """An Ultralytics dataset YAML passed as the dataset: ``path`` (relative to the YAML's
+        folder, or absolute) becomes the root, and only the split folders are read."""
+        where = data.get("path")
+        if where not in (None, ""):
+            folder = config.parent / str(where)
+            if not isinstance(where, str) or "://" in where or not folder.is_dir():
+                raise DatasetError(
+                    f"{config}: 'path' {where!r} is not a folder ({folder.resolve()}): "
+                    "fix 'path', or pass the dataset folder instead of the YAML"
+                )
+            self.root = DatasetRoot(folder)
+        for key in SPLITS:
+            entries = data.get(key)
+            for entry in entries if isinstance(entries, list) else [entries]:
+                if entry not in (None, ""):
+                    self.splits.append(self._split_folder(config, key, entry))
 
-    def _class_names(self) -> list[str]:
-        config = self._config_file()
-        if config is not None:
-            return self._names_from_yaml(config)
-        files = [self.base / n for n in NAMES_FILES if (self.base / n).is_file()]
-        files += sorted(p for p in self.base.glob("*.names") if p not in files)
+    def _split_folder(self, config: Path, key: str, entry: Any) -> str:
+        """A split entry as a folder relative to the root; lists of files and URLs are refused."""
+        text = str(entry).strip()
+        if not isinstance(entry, str) or "://" in text:
+            raise DatasetError(f"{config}: {key}: {entry!r} is not a local folder: point {key} at an image folder")
+        base = self.root.root
+        if os.path.isabs(text):
+            text = os.path.relpath(Path(text).resolve(), base)
+        elif text.startswith("../") and not (base / text).exists():
+            text = text[3:]  # Roboflow writes ../train/images for train/images beside the YAML, as Ultralytics reads it
+        try:
+            folder = self.root.resolve(text)
+        except UnsafePath:
+            raise DatasetError(
+                f"{config}: {key}: {entry} is outside the dataset folder {base}: set 'path' to a folder holding it"
+            ) from None
+        if folder.is_file():
+            raise DatasetError(
+                f"{config}: {key}: {entry} is a file (a list of images?); labelgate reads image folders: "
+                f"point {key} at a folder such as images/{key}"
+            )
+        if not folder.is_dir():
+            raise DatasetError(f"{config}: {key}: folder {folder} not found: fix the entry or remove it")
+        rel = self.root.relative(folder).replace("\\", "/")
+        return "" if rel == "." else rel
+
+    def _names_from_files(self) -> list[str]:
+        try:
+            files = [p for n in NAMES_FILES if (p := self.root.find(n, NAMES_DIRS)) is not None]
+        except UnsafePath as exc:
+            raise DatasetError(f"{self.base}: class names file refused: {exc}") from None
+        found = (p.resolve() for p in self.base.glob("*.names"))
+        files += sorted(p for p in found if p not in files and p.is_relative_to(self.base))
         if not files:
             raise DatasetError(
-                f"{self.base}: no class names for this YOLO dataset: add data.yaml with 'names' "
+                f"{self.base}: no class names for this YOLO dataset (looked for data.yaml and *.names here, "
+                "classes.txt and obj.names here and in labels/): add data.yaml with 'names' "
                 "or classes.txt (one name per line)"
             )
         names: list[str] = []
@@ -108,33 +225,10 @@ class YoloReader(DatasetReader):
             raise DatasetError(f"{files[0]}: the class names file is empty: one name per line")
         return names
 
-    @staticmethod
-    def _names_from_yaml(config: Path) -> list[str]:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-        try:
-            data: Any = YAML(typ="safe", pure=True).load(config.read_text(encoding="utf-8"))
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-            raise DatasetError(f"{config}: invalid YAML at {where} ({exc.problem}): fix the file") from None
-        except (YAMLError, OSError, UnicodeDecodeError) as exc:
-            raise DatasetError(f"{config}: cannot read ({str(exc).splitlines()[0]}): fix the file") from None
-        names = data.get("names") if isinstance(data, dict) else None
-        if isinstance(names, dict) and all(isinstance(k, int) for k in names):
-            if sorted(names) != list(range(len(names))):
-                raise DatasetError(f"{config}: 'names' ids must be 0..{len(names) - 1} without gaps")
-            names = [names[k] for k in range(len(names))]
-        if not isinstance(names, list) or not names or not all(isinstance(n, str | int) for n in names):
-            raise DatasetError(f"{config}: needs 'names': a list of class names or {{id: name}}")
-        return [str(n) for n in names]
-
     def files(self) -> list[Path]:
-        config = self._config_file()
         pairs, _ = self._pairs()
         labels = [self.base / rel for _, _, rel in pairs if rel is not None]
-        return ([config] if config else []) + labels
+        return ([self.config] if self.config else []) + labels
 
     def _walk(self, folder: str = "") -> Iterator[tuple[str, bool]]:
         """``(relative path, is a symlink)`` of every file, sorted; symlinked folders are not entered."""
@@ -149,22 +243,42 @@ class YoloReader(DatasetReader):
             elif entry.is_symlink() or entry.is_file(follow_symlinks=False):
                 yield rel, entry.is_symlink()
 
+    def _walked(self) -> Iterator[tuple[str, bool]]:
+        """The files read: the whole root, or the split folders and their ``labels/`` twins."""
+        if not self.splits:
+            yield from self._walk()
+            return
+        folders = set(self.splits) | {t for s in self.splits if (t := _labels_twin(s)) and (self.base / t).is_dir()}
+        for folder in sorted(folders):
+            if not any(folder.startswith(f"{other}/") or (other == "" and folder) for other in folders):
+                yield from self._walk(folder)
+
     def _pairs(self) -> tuple[list[tuple[str, str | None, str | None]], set[str]]:
         """``(key, image, label)`` relative paths sorted by key (either side may be missing), and
         the paths that are symlinks (checked against the root before use)."""
         images: dict[str, list[str]] = {}
         texts: dict[str, str] = {}
+        image_folders: set[str] = set()
         links: set[str] = set()
-        for rel, is_link in self._walk():
+        for rel, is_link in self._walked():
             if is_link:
                 links.add(rel)
             suffix = _suffix(rel)
             if suffix in IMAGE_SUFFIXES:
                 images.setdefault(_image_key(rel), []).append(rel)
-            elif suffix == ".txt":
+                image_folders.add(rel.rpartition("/")[0])
+            elif suffix == ".txt" and rel.rpartition("/")[2] not in NAMES_FILES:
                 texts[_stem(rel)] = rel
+        orphans = {
+            key
+            for key, rel in texts.items()
+            if key not in images
+            and (
+                _in_labels_dir(rel) or (rel.rpartition("/")[0] in image_folders and _looks_like_labels(self.base / rel))
+            )
+        }
         pairs: list[tuple[str, str | None, str | None]] = []
-        for key in sorted(set(images) | {k for k, rel in texts.items() if _in_labels_dir(rel)}):
+        for key in sorted(set(images) | orphans):
             label = texts.get(key)
             candidates: list[str | None] = [*images.get(key, [])] or [None]
             pairs.extend((key, image, label) for image in candidates)
@@ -177,6 +291,12 @@ class YoloReader(DatasetReader):
     def records(self) -> Iterator[Record]:
         shared: set[str] = set()
         pairs, links = self._pairs()
+        if not pairs and self.splits:  # a whole folder with nothing in it is reported by the engine
+            folders = ", ".join(f"{s or '.'}/" for s in self.splits)
+            raise DatasetError(
+                f"{self.config}: no images or YOLO label files in {folders} under {self.base}: "
+                "check 'path' and the train/val/test entries"
+            )
         for _, image, label in pairs:
             if image is None:
                 assert label is not None
@@ -233,7 +353,7 @@ class YoloReader(DatasetReader):
             path = self.root.resolve(label)
         except UnsafePath:
             return
-        for number, line, _ in numbered_lines(path):
+        for number, line, raw in numbered_lines(path):
             if line is None or line.split():
                 locator = f"{label}:{number}"
                 yield Quarantined(
@@ -242,6 +362,7 @@ class YoloReader(DatasetReader):
                     f"belongs to quarantined item {item_id}",
                     item_id=item_id,
                     annotation_id=locator,
+                    raw=raw_snippet(raw),
                 )
 
     def _rows(

@@ -2,7 +2,8 @@
 
 On demand (it touches the disk): runs only when the rulebook reads an ``image.*`` field of
 this measurement. The file is found inside the dataset root only (``ingest.paths``); its
-size comes from the header, and it is decoded only when ``image.decodable`` or
+size comes from the header (as displayed: EXIF-rotated photos count rotated, as annotation
+tools draw on them), and it is decoded only when ``image.decodable`` or
 ``image.problem`` is read, and only once the header shows it is within the pixel limit.
 Items whose media is not a file of the dataset (readers set the ``remote_media`` attribute,
 e.g. Label Studio's server URLs) get missing values, not false.
@@ -54,7 +55,10 @@ class ImageFile(Measurement):
             return
         if path is None:
             item_row["image.exists"] = False
-            item_row["image.problem"] = f"image file {item.media} not found in the dataset folder"
+            item_row["image.problem"] = (
+                f"image file {item.media} not found in the dataset folder {self.root.root} "
+                f"(looked for {item.media} and images/{item.media})"
+            )
             return
         item_row["image.exists"] = True
         try:

@@ -149,11 +149,11 @@ class Segmentation(Measurement):
             points += len(xy)
             part = polygon_area(xy)
             area += part
-            if part == 0:
-                problem = problem or f"polygon {k} has zero area (its points are on one line)"
-            if self_intersects(xy):
+            if self_intersects(xy):  # before the area: a bow-tie's two halves cancel to zero area
                 crossing = True
                 problem = problem or f"polygon {k} crosses itself"
+            elif part == 0:
+                problem = problem or f"polygon {k} has zero area (its points are on one line)"
             if ann.bbox is not None:
                 x, y, w, h = ann.bbox
                 tol = OUTSIDE_TOLERANCE_PX

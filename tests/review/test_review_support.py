@@ -106,6 +106,29 @@ def test_images_are_confined_size_checked_and_never_crash(tmp_path: Path, monkey
     assert "over the limit" in (load_image(dataset, "a.png").problem or "")
 
 
+def test_images_are_found_where_the_reader_found_them_and_turned_as_displayed(tmp_path: Path) -> None:
+    """COCO's annotations/instances_val2017.json beside val2017/: the screen looks where the run did."""
+    import json
+
+    root = tmp_path / "coco"
+    (root / "annotations").mkdir(parents=True)
+    (root / "val2017").mkdir()
+    photo = Image.new("RGB", (64, 32), (200, 10, 10))
+    exif = photo.getexif()
+    exif[0x0112] = 6  # stored 64 x 32, displayed turned: 32 x 64
+    photo.save(root / "val2017" / "a.jpg", exif=exif)
+    document = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 32, "height": 64}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10]}],
+        "categories": [{"id": 1, "name": "car"}],
+    }
+    annotations = root / "annotations" / "instances_val2017.json"
+    annotations.write_text(json.dumps(document), encoding="utf-8")
+    loaded = load_image(str(annotations), "val2017/a.jpg", dataset_format="coco")
+    assert loaded.problem is None and loaded.image is not None
+    assert loaded.image.size == (32, 64)
+
+
 def test_boxes_are_drawn_with_the_flagged_one_highlighted() -> None:
     image = Image.new("RGB", (640, 480), (128, 128, 128))
     boxes = [Box("1", "car", 100, 100, 200, 150), Box("2", "bus", 400, 200, 100, 100), Box("3", "car", 10, 10, 2, 2)]
