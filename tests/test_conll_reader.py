@@ -130,6 +130,16 @@ def test_columns_split_on_tabs_or_ascii_spaces_so_unicode_spaces_stay_in_tokens(
     ]
 
 
+def test_stray_tabs_and_spaces_around_columns_are_not_part_of_a_token(tmp_path: Path) -> None:
+    """Hand-edited files end lines in a tab or put a space before it: the token stays exact."""
+    path = tmp_path / "edited.conll"
+    path.write_text("EU \tB-ORG\t\nrejects\tO \nGerman\t\tB-MISC\n")
+    assert open_dataset(path).format == "conll"
+    [item], bad = read(path, "conll")
+    assert bad == [] and item.text == "EU rejects German"
+    assert [(a.label, a.text) for a in item.annotations] == [("ORG", "EU"), ("MISC", "German")]
+
+
 def test_comment_lines_before_a_sentence_are_skipped_but_hashtag_tokens_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "ud.conll"
     path.write_text(

@@ -282,6 +282,7 @@ def test_image_urls_are_found_inside_the_dataset_folder_only(tmp_path: Path) -> 
         "/data/local-files/?d=images/x.jpg",
         "s3://bucket/raw/street_002.jpg",
         "http://host/y.jpg?token=1",
+        "/data/local-files/?d=C:\\Users\\me\\images\\x.jpg",  # absolute on the annotator's machine: its name
         "http://host/missing.jpg",
         "/data/local-files/?d=../outside.jpg",
         "http://host/link.jpg",
@@ -290,26 +291,27 @@ def test_image_urls_are_found_inside_the_dataset_folder_only(tmp_path: Path) -> 
     path = data / "export.json"
     path.write_text(json.dumps(tasks))
     items, _ = read(path, "labelstudio")
-    assert [i.media for i in items[:4]] == ["images/street_001.jpg", "images/x.jpg", "street_002.jpg", "images/y.jpg"]
-    assert [i.attributes for i in items[:4]] == [{"task_id": str(k), "media_url": urls[k]} for k in range(4)]
-    problems = [(i.media, i.attributes["remote_media"], i.attributes["media_problem"]) for i in items[4:]]
+    found = ["images/street_001.jpg", "images/x.jpg", "street_002.jpg", "images/y.jpg", "images/x.jpg"]
+    assert [i.media for i in items[:5]] == found
+    assert [i.attributes for i in items[:5]] == [{"task_id": str(k), "media_url": urls[k]} for k in range(5)]
+    problems = [(i.media, i.attributes["remote_media"], i.attributes["media_problem"]) for i in items[5:]]
     assert problems == [
         (
             "http://host/missing.jpg",
             True,
-            f"image for task 4 (http://host/missing.jpg) not found under {data}: "
+            f"image for task 5 (http://host/missing.jpg) not found under {data}: "
             "put the images next to the export (or in images/)",
         ),
         (
             "/data/local-files/?d=../outside.jpg",
             True,
-            "image for task 5 (/data/local-files/?d=../outside.jpg) refused: "
+            "image for task 6 (/data/local-files/?d=../outside.jpg) refused: "
             "path '../outside.jpg' climbs out of the dataset with '..'",
         ),
         (
             "http://host/link.jpg",
             True,
-            "image for task 6 (http://host/link.jpg) refused: "
+            "image for task 7 (http://host/link.jpg) refused: "
             "path 'images/link.jpg' leads outside the dataset root (symlink?)",
         ),
     ]

@@ -298,3 +298,11 @@ def test_prodigy_rejected_and_ignored_examples_are_quarantined_with_their_spans(
         ("item", "line 3"): "Prodigy did not accept this example (answer 'ignore'): its spans are not scored",
         ("annotation", "line 3 line 3:spans[0]"): "belongs to quarantined item line 3",
     }
+
+
+def test_a_csv_of_boxes_is_named_as_such_not_as_text_with_bad_columns(tmp_path: Path) -> None:
+    """Roboflow's TensorFlow CSV: every .csv is read as text, so a table of boxes must be told apart."""
+    boxes = tmp_path / "_annotations.csv"
+    boxes.write_text("filename,width,height,class,xmin,ymin,xmax,ymax\na.jpg,640,480,car,1,2,30,40\n")
+    with pytest.raises(DatasetError, match=r"_annotations.csv: line 1: a table of boxes \(xmin, ymin, xmax, ymax\)"):
+        read(boxes)

@@ -140,3 +140,18 @@ def test_xml_inside_annotations_makes_the_parent_the_dataset_folder(tmp_path: Pa
     for passed in (root / "Annotations" / "a.xml", root / "Annotations"):
         [item], bad = read(passed)
         assert bad == [] and (item.id, item.source) == ("JPEGImages/a.png", "Annotations/a.xml")
+
+
+def test_an_annotation_file_symlinked_from_outside_is_refused_unread(tmp_path: Path) -> None:
+    """Its content would reach the quarantine table (raw, reasons): nothing outside the dataset is read."""
+    outside = tmp_path / "outside.xml"
+    outside.write_text("<secret>token</secret>", encoding="utf-8")
+    data = tmp_path / "voc"
+    (data / "Annotations").mkdir(parents=True)
+    (data / "JPEGImages").mkdir()
+    (data / "Annotations" / "a.xml").symlink_to(outside)
+    items, bad = read(data, "voc")
+    assert items == []
+    assert reasons(bad) == {
+        ("item", "Annotations/a.xml"): "refused: path 'Annotations/a.xml' leads outside the dataset root (symlink?)"
+    }

@@ -24,6 +24,7 @@ and the spans its other lines make are quarantined with it.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,10 @@ TAG = re.compile(r"^(?:O|[BI]-\S+)$")
 SUFFIXES = (".conll", ".iob", ".bio", ".iob2", ".conll03")
 SNIFF_LINES = 50
 SNIFF_BYTES = 1 << 20
+# Suffixes never holding CoNLL: a folder of 100,000 images is not opened file by file to find out.
+NOT_TEXT = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".zip", ".gz", ".json", ".xml"}
+)
 SNIFF_FILES = 50  # files of a folder looked into, besides those with a CoNLL suffix
 
 LineKind = Literal["break", "comment", "token", "bad", "undecodable"]
@@ -61,9 +66,12 @@ def _chunk_type(tag: str) -> str | None:
 
 
 def _columns(line: str) -> list[str]:
-    if "\t" in line:
-        return line.rstrip("\t ").split("\t")
-    return [part for part in line.split(" ") if part]
+    """Tab-separated columns when a tab stands between them (stray spaces around it dropped), else
+    ASCII-space-separated; never split on other Unicode spaces, which can be part of a token."""
+    stripped = line.strip("\t \r\n")
+    if "\t" in stripped:
+        return [part.strip(" ") for part in stripped.split("\t")]
+    return [part for part in stripped.split(" ") if part]
 
 
 def _lines(path: Path, max_bytes: int | None = None) -> Iterator[tuple[int, LineKind, list[str], bytes]]:
@@ -124,12 +132,13 @@ def _folder_files(folder: Path, sniffing: bool = False) -> list[Path]:
     When ``sniffing`` (``--format auto``), only the first ``SNIFF_FILES`` other files are
     looked into, so a folder of many images is not read file by file.
     """
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    named = [p for p in files if p.suffix.lower() in SUFFIXES]
-    others = [p for p in files if p.suffix.lower() not in SUFFIXES]
+    with os.scandir(folder) as entries:  # names and types from the listing: no stat per file
+        names = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file())
+    named = [folder / n for n in names if os.path.splitext(n)[1].lower() in SUFFIXES]
+    others = [n for n in names if os.path.splitext(n)[1].lower() not in (*SUFFIXES, *NOT_TEXT)]
     if sniffing:
-        return [p for p in named + others[:SNIFF_FILES] if _looks_like_conll(p)]
-    return sorted(named + [p for p in others if _looks_like_conll(p)])
+        others = others[:SNIFF_FILES]
+    return sorted(named + [folder / n for n in others if _looks_like_conll(folder / n)])
 
 
 @register

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ingest.images import IMAGE_SUFFIXES
-from ingest.paths import DatasetRoot
+from ingest.paths import DatasetRoot, UnsafePath
 
 BOX_TYPES = frozenset({"rectanglelabels", "rectangle"})
 READ_TYPES = {"image": BOX_TYPES, "text": frozenset({"labels", "choices"})}
@@ -90,10 +90,17 @@ def find_media(root: DatasetRoot, url: str) -> str | None:
     name = path.rsplit("/", 1)[-1]
     prefixed = UPLOAD_PREFIX.match(name)
     tries = (path, name, name[prefixed.end() :] if prefixed else "")
+    refused: UnsafePath | None = None
     for candidate in dict.fromkeys(t for t in tries if t not in ("", ".", "..")):
-        found = root.find(candidate, ("", "images"))
+        try:  # a path that leads out (C:\\Users\\me\\a.jpg, ../a.jpg) may still have its file name inside
+            found = root.find(candidate, ("", "images"))
+        except UnsafePath as exc:
+            refused = refused or exc
+            continue
         if found is not None:
             return root.relative(found)
+    if refused is not None:
+        raise refused
     return None
 
 

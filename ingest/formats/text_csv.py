@@ -116,6 +116,24 @@ def _header_problem(header: list[str], delimiter: str, suffix: str) -> str | Non
     return f"the header has {' and '.join(missing)} (found: {found}): rename the columns"
 
 
+BOX_COLUMNS = frozenset({"xmin", "ymin", "xmax", "ymax", "x_min", "y_min", "x_max", "y_max", "bbox", "x1", "y1"})
+
+
+def _refuse_box_table(path: Path, delimiter: str) -> None:
+    """A CSV of boxes (Roboflow's TensorFlow CSV, Open Images) is not text: say so before anything else."""
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            header = next(csv.reader(handle, delimiter=delimiter), [])
+    except (OSError, csv.Error):
+        return
+    boxes = [h.strip() for h in header if h.strip().lower() in BOX_COLUMNS]
+    if len(boxes) >= 2:
+        raise DatasetError(
+            f"{path}: line 1: a table of boxes ({', '.join(boxes)}) is not a dataset format labelgate reads: "
+            "export the boxes as COCO JSON, YOLO or Pascal VOC"
+        )
+
+
 @register
 class TextCsvReader(DatasetReader):
     format = "text-csv"
@@ -128,6 +146,7 @@ class TextCsvReader(DatasetReader):
             raise DatasetError(f"{self.path}: text-csv needs a .csv or .tsv file, not a folder")
         self.delimiter = SUFFIXES.get(self.path.suffix.lower(), ",")
         self.quoted = self.delimiter != "\t" or _tsv_is_quoted(self.path)
+        _refuse_box_table(self.path, self.delimiter)
 
     @classmethod
     def sniff(cls, path: Path) -> bool:

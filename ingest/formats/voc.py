@@ -87,7 +87,14 @@ class VocReader(DatasetReader):
     def records(self) -> Iterator[Record]:
         seen: set[str] = set()
         for file in self._files:
-            yield from self._file(file, self.root.relative(file).replace("\\", "/"), seen)
+            rel = self.root.relative(file).replace("\\", "/")
+            if file != self.path:  # found by listing the folder: a symlink may lead out of it
+                try:
+                    self.root.resolve(rel)
+                except UnsafePath as exc:
+                    yield Quarantined(rel, rel, f"refused: {exc}", "item")
+                    continue
+            yield from self._file(file, rel, seen)
 
     def _file(self, file: Path, rel: str, seen: set[str]) -> Iterator[Record]:
         try:
