@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.base import open_dataset
 from labelgate.errors import DatasetError
 from tests.formats import Img, bomb_png, png, write_yolo
 from tests.readers import read, reasons
@@ -268,3 +269,71 @@ def test_exif_rotated_photo_converts_at_its_displayed_size(tmp_path: Path) -> No
     [item], _ = read(root)
     assert (item.width, item.height) == (48, 64)
     assert item.annotations[0].bbox == (18.0, 16.0, 12.0, 32.0)
+
+
+def test_dataset_yaml_labels_twin_symlinked_out_of_the_dataset_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    png(outside / "private.png", 10, 10)
+    (outside / "a.txt").write_text("0 0.5 0.5 0.2 0.2\nSECRET 1 2 3 4\n")
+    root = tmp_path / "d"
+    png(root / "images" / "train" / "a.png", 10, 10)
+    (root / "labels").mkdir()
+    os.symlink(outside, root / "labels" / "train")
+    (root / "data.yaml").write_text("path: .\ntrain: images/train\nnames: [car]\n")
+    with pytest.raises(DatasetError, match=r"data\.yaml: labels of images/train/ refused: .*leads outside"):
+        read(root / "data.yaml", "yolo")
+    (outside / "data.yaml").write_text("names: [car]\n")
+    (root / "data.yaml").unlink()
+    os.symlink(outside / "data.yaml", root / "data.yaml")  # found in the folder, leads out
+    with pytest.raises(DatasetError, match=r"dataset YAML refused: .*leads outside"):
+        read(root, "yolo")
+
+
+def test_fingerprint_never_reads_label_files_symlinked_out_of_the_dataset(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("0 0.5 0.5 0.5 0.5\n")
+    root = write_yolo(tmp_path / "d", [Img("a.png", 20, 20), Img("b.png", 20, 20)], ["car"])
+    (root / "labels" / "a.txt").unlink()
+    os.symlink(secret, root / "labels" / "a.txt")
+    files = open_dataset(root, "yolo").files()
+    assert sorted(root.resolve() / p for p in ("data.yaml", "labels/b.txt")) == sorted(f.resolve() for f in files)
+
+
+def test_side_by_side_labels_inside_an_images_folder(tmp_path: Path) -> None:
+    root = tmp_path / "sbs"
+    (root / "classes.txt").parent.mkdir()
+    (root / "classes.txt").write_text("car\n")
+    png(root / "images" / "a.png", 100, 100)
+    (root / "images" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "images" / "b.txt").write_text("0 0.5 0.5 0.2 0.2\n")  # no image: an orphan
+    png(root / "images" / "c.png", 100, 100)  # a labels/ twin wins over the .txt beside it
+    (root / "images" / "c.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "labels").mkdir()
+    (root / "labels" / "c.txt").write_text("0 0.1 0.1 0.2 0.2\n")
+    items, bad = read(root)
+    assert [(i.id, [a.id for a in i.annotations]) for i in items] == [
+        ("images/a.png", ["images/a.txt:1"]),
+        ("images/c.png", ["labels/c.txt:1"]),
+    ]
+    assert [(q.level, q.locator) for q in bad] == [("item", "images/b.txt"), ("annotation", "images/b.txt:1")]
+
+
+def test_dataset_yaml_missing_test_split_is_skipped_but_train_and_val_are_required(tmp_path: Path) -> None:
+    root = tmp_path / "rf"
+    for split, name in (("train", "a"), ("valid", "b")):
+        png(root / split / "images" / f"{name}.png", 10, 10)
+        (root / split / "labels").mkdir(parents=True)
+        (root / split / "labels" / f"{name}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    png(root / "stray" / "c.png", 10, 10)  # outside the splits: never read
+    config = root / "data.yaml"
+    config.write_text("train: ../train/images\nval: ../valid/images\ntest: ../test/images\nnc: 1\nnames: [car]\n")
+    items, bad = read(config)
+    assert bad == [] and [i.id for i in items] == ["train/images/a.png", "valid/images/b.png"]
+    config.write_text("test: ../test/images\nnames: [car]\n")  # nothing left to read: not the whole folder
+    with pytest.raises(
+        DatasetError, match=r"data\.yaml: test: \.\./test/images: folder not found: fix the entry, or add train"
+    ):
+        read(config, "yolo")
+    config.write_text("train: ../train/images\nval: ../nope/images\nnames: [car]\n")
+    with pytest.raises(DatasetError, match=r"data\.yaml: val: folder .*nope/images not found"):
+        read(config, "yolo")

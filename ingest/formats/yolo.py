@@ -7,14 +7,15 @@ their displayed size, as Ultralytics reads them) and refuses images over the pix
 label file without its image cannot be converted and is quarantined with its rows.
 
 Layouts: Ultralytics (``images/…/x.jpg`` with ``labels/…/x.txt``, the last ``images``
-folder of the path swapped for ``labels``) and Darknet/CVAT (``x.txt`` beside ``x.jpg``; a
-``.txt`` beside images whose first row does not start with a number, such as Darknet's
-``train.txt`` image list, is not a label file). Class names come from ``data.yaml`` (``names``
+folder of the path swapped for ``labels``) and Darknet/CVAT (``x.txt`` beside ``x.jpg``, also
+inside ``images/`` when that image has no ``labels/`` twin; a ``.txt`` without an image,
+beside images, whose first row does not start with a number, such as Darknet's ``train.txt``
+image list, is not a label file). Class names come from ``data.yaml`` (``names``
 as a list or ``{id: name}``, checked against ``nc``) or from ``classes.txt`` / ``obj.names`` /
 ``*.names`` (one name per line) in the dataset folder or ``labels/``; these files are never
 read as labels. A dataset folder is read whole; an Ultralytics dataset YAML passed as the
-dataset is honoured: ``path`` (relative to the YAML's folder) is the dataset folder and only
-its ``train``/``val``/``test`` image folders (with their ``labels/`` twins) are read.
+dataset is honoured (see :mod:`ingest.formats.yolo_config`): only its split image folders and
+their ``labels/`` twins are read, each confined to the dataset folder like every file read.
 An image without a label file is an image without annotations. Item ids are image paths
 relative to the dataset folder; annotation ids are ``<label file>:<line>``. File names are
 listed up front (about 200 bytes per file, for a deterministic order); labels and images stream.
@@ -26,19 +27,17 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from ingest.base import DatasetReader, Record, register
+from ingest.formats.yolo_config import CONFIG_NAMES, SPLITS, config_root, load_yaml, names_from_yaml, split_folders
 from ingest.images import IMAGE_SUFFIXES, ImageProblem, read_header
 from ingest.lines import numbered_lines, raw_snippet
 from ingest.model import Annotation, Item, Quarantined, to_pixels
-from ingest.paths import DatasetRoot, UnsafePath
+from ingest.paths import UnsafePath
 from labelgate.errors import DatasetError
 
-CONFIG_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
 NAMES_FILES = ("classes.txt", "obj.names", "classes.names")
 NAMES_DIRS = ("", "labels")  # LabelImg writes classes.txt beside its label files
-SPLITS = ("train", "val", "test")
 
 
 def _stem(rel: str) -> str:
@@ -53,11 +52,11 @@ def _suffix(rel: str) -> str:
     return "." + name.rsplit(".", 1)[1].lower() if "." in name.lstrip(".") else ""
 
 
-def _image_key(rel: str) -> str:
-    """The label path (without suffix) for an image: the last ``images`` folder becomes ``labels``."""
-    folder, _, name = rel.rpartition("/")
+def _image_key(stem: str) -> str:
+    """The label path for an image (both without suffix): the last ``images`` folder becomes ``labels``."""
+    folder, _, name = stem.rpartition("/")
     twin = _labels_twin(folder) if folder else None
-    return _stem(f"{twin}/{name}" if twin else rel)
+    return f"{twin}/{name}" if twin else stem
 
 
 def _labels_twin(folder: str) -> str | None:
@@ -75,7 +74,8 @@ def _in_labels_dir(rel: str) -> bool:
 
 
 def _looks_like_labels(path: Path) -> bool:
-    """A side-by-side ``.txt`` is a label file if its first row starts with a number (or it is empty)."""
+    """A ``.txt`` beside images but without its own is a label file if its first row starts with
+    a number (or it is empty)."""
     try:
         with path.open("rb") as handle:
             head = handle.read(4096).decode("utf-8", "replace")
@@ -87,37 +87,6 @@ def _looks_like_labels(path: Path) -> bool:
     return True
 
 
-def _load_yaml(config: Path) -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    try:
-        return YAML(typ="safe", pure=True).load(config.read_text(encoding="utf-8"))
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        raise DatasetError(f"{config}: invalid YAML at {where} ({exc.problem}): fix the file") from None
-    except (YAMLError, OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{config}: cannot read ({str(exc).splitlines()[0]}): fix the file") from None
-
-
-def _names_from_yaml(config: Path, data: Any) -> list[str]:
-    """Class names from ``names``; an ``nc`` that disagrees is refused, as Ultralytics does."""
-    if not isinstance(data, dict):
-        data = {}
-    names = data.get("names")
-    if isinstance(names, dict) and all(isinstance(k, int) for k in names):
-        if sorted(names) != list(range(len(names))):
-            raise DatasetError(f"{config}: 'names' ids must be 0..{len(names) - 1} without gaps")
-        names = [names[k] for k in range(len(names))]
-    if not isinstance(names, list) or not names or not all(isinstance(n, str | int) for n in names):
-        raise DatasetError(f"{config}: needs 'names': a list of class names or {{id: name}}")
-    count = data.get("nc")
-    if count is not None and count != len(names):
-        raise DatasetError(f"{config}: nc is {count} but 'names' lists {len(names)} classes: make them agree")
-    return [str(n) for n in names]
-
-
 @register
 class YoloReader(DatasetReader):
     format = "yolo"
@@ -126,18 +95,16 @@ class YoloReader(DatasetReader):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
-        config = (
-            self.path
-            if self.path.is_file()
-            else next((self.path / n for n in CONFIG_NAMES if (self.path / n).is_file()), None)
-        )
-        data = _load_yaml(config) if config is not None else None
+        config = self.path if self.path.is_file() else self._config_in_folder()
+        data = load_yaml(config) if config is not None else None
         self.config = config
         self.splits: list[str] = []
         if config is not None and self.path.is_file() and isinstance(data, dict):
-            self._honour_config(config, data)
+            self.root = config_root(config, data)
+            self.splits = split_folders(config, data, self.root)
         self.base = self.root.root
-        self.names = _names_from_yaml(config, data) if config is not None else self._names_from_files()
+        self.twins = self._twins()
+        self.names = names_from_yaml(config, data) if config is not None else self._names_from_files()
 
     @classmethod
     def sniff(cls, path: Path) -> bool:
@@ -147,7 +114,7 @@ class YoloReader(DatasetReader):
             if path.suffix.lower() not in (".yaml", ".yml") or path.stat().st_size > 1 << 20:
                 return False
             try:
-                data = _load_yaml(path)
+                data = load_yaml(path)
             except DatasetError:
                 return False
             return isinstance(data, dict) and "names" in data and any(k in data for k in ("path", *SPLITS))
@@ -157,49 +124,30 @@ class YoloReader(DatasetReader):
         labels = path / "labels"
         return (labels.is_dir() and any(labels.rglob("*.txt"))) or (has_names and any(path.rglob("*.txt")))
 
-    def _honour_config(self, config: Path, data: dict[Any, Any]) -> None:
-        """An Ultralytics dataset YAML passed as the dataset: ``path`` (relative to the YAML's
-        folder, or absolute) becomes the root, and only the split folders are read."""
-        where = data.get("path")
-        if where not in (None, ""):
-            folder = config.parent / str(where)
-            if not isinstance(where, str) or "://" in where or not folder.is_dir():
-                raise DatasetError(
-                    f"{config}: 'path' {where!r} is not a folder ({folder.resolve()}): "
-                    "fix 'path', or pass the dataset folder instead of the YAML"
-                )
-            self.root = DatasetRoot(folder)
-        for key in SPLITS:
-            entries = data.get(key)
-            for entry in entries if isinstance(entries, list) else [entries]:
-                if entry not in (None, ""):
-                    self.splits.append(self._split_folder(config, key, entry))
-
-    def _split_folder(self, config: Path, key: str, entry: Any) -> str:
-        """A split entry as a folder relative to the root; lists of files and URLs are refused."""
-        text = str(entry).strip()
-        if not isinstance(entry, str) or "://" in text:
-            raise DatasetError(f"{config}: {key}: {entry!r} is not a local folder: point {key} at an image folder")
-        base = self.root.root
-        if os.path.isabs(text):
-            text = os.path.relpath(Path(text).resolve(), base)
-        elif text.startswith("../") and not (base / text).exists():
-            text = text[3:]  # Roboflow writes ../train/images for train/images beside the YAML, as Ultralytics reads it
+    def _config_in_folder(self) -> Path | None:
+        """The dataset YAML in the dataset folder; one a symlink leads out of it is refused."""
         try:
-            folder = self.root.resolve(text)
-        except UnsafePath:
-            raise DatasetError(
-                f"{config}: {key}: {entry} is outside the dataset folder {base}: set 'path' to a folder holding it"
-            ) from None
-        if folder.is_file():
-            raise DatasetError(
-                f"{config}: {key}: {entry} is a file (a list of images?); labelgate reads image folders: "
-                f"point {key} at a folder such as images/{key}"
-            )
-        if not folder.is_dir():
-            raise DatasetError(f"{config}: {key}: folder {folder} not found: fix the entry or remove it")
-        rel = self.root.relative(folder).replace("\\", "/")
-        return "" if rel == "." else rel
+            return next((p for n in CONFIG_NAMES if (p := self.root.find(n, ("",))) is not None), None)
+        except UnsafePath as exc:
+            raise DatasetError(f"{self.path}: dataset YAML refused: {exc}") from None
+
+    def _twins(self) -> list[str]:
+        """The existing ``labels/`` twins of the split folders. Split folders are resolved inside
+        the root; a twin is walked by its name, so it is checked here: a symlink leading it out
+        of the root is refused, and one to its own image folder is side-by-side labels."""
+        twins: list[str] = []
+        for split in self.splits:
+            if (twin := _labels_twin(split)) is None:
+                continue
+            try:
+                real = self.root.resolve(twin)
+            except UnsafePath as exc:
+                raise DatasetError(
+                    f"{self.config}: labels of {split}/ refused: {exc}: copy the labels into the dataset folder"
+                ) from None
+            if real.is_dir() and real != self.base / split:
+                twins.append(twin)
+        return twins
 
     def _names_from_files(self) -> list[str]:
         try:
@@ -226,8 +174,8 @@ class YoloReader(DatasetReader):
         return names
 
     def files(self) -> list[Path]:
-        pairs, _ = self._pairs()
-        labels = [self.base / rel for _, _, rel in pairs if rel is not None]
+        pairs, links = self._pairs()
+        labels = [self.base / rel for _, _, rel in pairs if rel is not None and self._safe(rel, links)]
         return ([self.config] if self.config else []) + labels
 
     def _walk(self, folder: str = "") -> Iterator[tuple[str, bool]]:
@@ -248,16 +196,18 @@ class YoloReader(DatasetReader):
         if not self.splits:
             yield from self._walk()
             return
-        folders = set(self.splits) | {t for s in self.splits if (t := _labels_twin(s)) and (self.base / t).is_dir()}
+        folders = {*self.splits, *self.twins}
         for folder in sorted(folders):
             if not any(folder.startswith(f"{other}/") or (other == "" and folder) for other in folders):
                 yield from self._walk(folder)
 
     def _pairs(self) -> tuple[list[tuple[str, str | None, str | None]], set[str]]:
         """``(key, image, label)`` relative paths sorted by key (either side may be missing), and
-        the paths that are symlinks (checked against the root before use)."""
+        the paths that are symlinks (checked against the root before use). A ``.txt`` beside an
+        image that has a ``labels/`` twin is not read; one with no image at all is an orphan."""
         images: dict[str, list[str]] = {}
         texts: dict[str, str] = {}
+        beside: set[str] = set()  # image paths without suffix
         image_folders: set[str] = set()
         links: set[str] = set()
         for rel, is_link in self._walked():
@@ -265,7 +215,9 @@ class YoloReader(DatasetReader):
                 links.add(rel)
             suffix = _suffix(rel)
             if suffix in IMAGE_SUFFIXES:
-                images.setdefault(_image_key(rel), []).append(rel)
+                stem = _stem(rel)
+                images.setdefault(_image_key(stem), []).append(rel)
+                beside.add(stem)
                 image_folders.add(rel.rpartition("/")[0])
             elif suffix == ".txt" and rel.rpartition("/")[2] not in NAMES_FILES:
                 texts[_stem(rel)] = rel
@@ -273,19 +225,36 @@ class YoloReader(DatasetReader):
             key
             for key, rel in texts.items()
             if key not in images
+            and key not in beside
             and (
-                _in_labels_dir(rel) or (rel.rpartition("/")[0] in image_folders and _looks_like_labels(self.base / rel))
+                _in_labels_dir(rel)
+                or (
+                    rel.rpartition("/")[0] in image_folders
+                    and self._safe(rel, links)  # never opened when a symlink leads out
+                    and _looks_like_labels(self.base / rel)
+                )
             )
         }
         pairs: list[tuple[str, str | None, str | None]] = []
         for key in sorted(set(images) | orphans):
-            label = texts.get(key)
-            candidates: list[str | None] = [*images.get(key, [])] or [None]
-            pairs.extend((key, image, label) for image in candidates)
+            if key in orphans:
+                pairs.append((key, None, texts[key]))
+                continue
+            # the labels/ twin, else the .txt beside the image (x.txt next to images/x.jpg)
+            pairs.extend((key, image, texts.get(key) or texts.get(_stem(image))) for image in images[key])
         return pairs, links
 
+    def _safe(self, rel: str, links: set[str]) -> bool:
+        """Whether ``rel`` may be opened: not a symlink leading out of the root."""
+        try:
+            self._path(rel, links)
+        except UnsafePath:
+            return False
+        return True
+
     def _path(self, rel: str, links: set[str]) -> Path:
-        """The file of ``rel``: walked files are inside the root unless they are symlinks."""
+        """The file of ``rel``: walked folders are confined (the root, resolved splits, checked
+        twins) and not entered through symlinks, so only symlinked files need resolving."""
         return self.root.resolve(rel) if rel in links else self.base / rel
 
     def records(self) -> Iterator[Record]:
