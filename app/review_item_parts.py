@@ -35,7 +35,13 @@ def media(detail: ItemDetail) -> None:
     colors = class_colors(sorted(set(labels)), detail.taxonomy)
     if detail.kind == "image":
         run = detail.run
-        loaded = load_image(str(run.get("dataset_path") or ""), detail.media, dataset_format=run.get("dataset_format"))
+        loaded = load_image(
+            str(run.get("dataset_path") or ""),
+            detail.media,
+            dataset_format=run.get("dataset_format"),
+            width=detail.width,
+            height=detail.height,
+        )
         if loaded.image is None:
             st.markdown(
                 '<div style="height:320px;display:flex;align-items:center;justify-content:center;'

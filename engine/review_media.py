@@ -70,10 +70,20 @@ class LoadedImage:
 
 
 def load_image(
-    dataset_path: str, media: str | None, max_pixels: int | None = None, dataset_format: str | None = None
+    dataset_path: str,
+    media: str | None,
+    max_pixels: int | None = None,
+    dataset_format: str | None = None,
+    *,
+    width: float | None = None,
+    height: float | None = None,
 ) -> LoadedImage:
-    """The item's image as RGB, turned as its EXIF orientation says (boxes are in displayed pixels),
-    or the reason it cannot be shown."""
+    """The item's image as RGB in the frame its boxes are in, or the reason it cannot be shown.
+
+    Turned as its EXIF orientation says, unless the item declares (``width``, ``height``) the
+    stored size of a quarter-turned photo: COCO/VOC exports often do, with boxes on the stored
+    pixels (:meth:`ingest.images.ImageHeader.turns_for`).
+    """
     if not media:
         return LoadedImage(None, "this item has no image file")
     limit = MAX_IMAGE_PIXELS.get() if max_pixels is None else max_pixels
@@ -93,12 +103,13 @@ def load_image(
     if path is None:
         return LoadedImage(None, f"image file {media} not found under {root}")
     try:
-        read_header(path, media, limit)
+        header = read_header(path, media, limit)
+        turn = header.turns_for(width, height)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.load()
-                return LoadedImage(ImageOps.exif_transpose(image).convert("RGB"), None, path)
+                return LoadedImage((ImageOps.exif_transpose(image) if turn else image).convert("RGB"), None, path)
     except ImageProblem as exc:
         return LoadedImage(None, str(exc), path)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:

@@ -4,7 +4,9 @@ An image is never decoded before its header says it is within ``LABELGATE_MAX_IM
 a small PNG can declare billions of pixels (a decompression bomb). Pillow opens files lazily,
 so reading the size costs a header read (~15 µs), not a decode. The size is the displayed
 one: a photo stored 640×480 with EXIF Orientation 6 is 480×640, as Ultralytics and labeling
-tools show it; the orientation comes from metadata read with the header. Problems come back as
+tools show it; the orientation comes from metadata read with the header. The stored size is
+known too (:attr:`ImageHeader.stored`): COCO and VOC exports often declare it (Label Studio's
+does), and their boxes are then in the stored frame. Problems come back as
 :class:`ImageProblem` with a one-line reason readers put in the quarantine table.
 """
 
@@ -33,9 +35,26 @@ class ImageProblem(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ImageHeader:
-    width: int
+    width: int  # as displayed (EXIF orientation applied)
     height: int
     format: str | None
+    orientation: int = 1  # EXIF Orientation, 1 when absent
+
+    @property
+    def stored(self) -> tuple[int, int]:
+        """Width and height as stored in the file, before the EXIF orientation turns it."""
+        return (self.height, self.width) if self.orientation in QUARTER_TURNS else (self.width, self.height)
+
+    def fits(self, width: float, height: float) -> bool:
+        """Whether a declared size is the file's, stored or displayed: tools declare either."""
+        return (width, height) in ((self.width, self.height), self.stored)
+
+    def turns_for(self, width: float | None, height: float | None) -> bool:
+        """Whether to show the picture turned as its EXIF orientation says, to draw the boxes of an
+        item declaring ``width`` × ``height``: not when that is the stored size and the displayed
+        one differs (the boxes are on the stored pixels); otherwise as displayed, as Ultralytics and
+        labeling tools show it (also when the sizes cannot tell, e.g. a 180° turn, or none is given)."""
+        return (width, height) == (self.width, self.height) or (width, height) != self.stored
 
 
 def _over_limit(name: str, pixels: int, limit: int) -> ImageProblem:
@@ -57,7 +76,8 @@ def read_header(path: Path, name: str | None = None, limit: int | None = None) -
             with Image.open(path) as image:
                 width, height = image.size
                 fmt = image.format
-                if _orientation(image) in QUARTER_TURNS:
+                orientation = _orientation(image)
+                if orientation in QUARTER_TURNS:
                     width, height = height, width
     except Image.DecompressionBombError as exc:
         found = _PILLOW_PIXELS.search(str(exc))
@@ -66,7 +86,7 @@ def read_header(path: Path, name: str | None = None, limit: int | None = None) -
         raise ImageProblem(f"image {shown} cannot be read as an image ({_first_line(exc)})") from None
     if width * height > limit:
         raise _over_limit(shown, width * height, limit)
-    return ImageHeader(width, height, fmt)
+    return ImageHeader(width, height, fmt, orientation)
 
 
 def _orientation(image: Image.Image) -> int:

@@ -71,7 +71,7 @@ class Thumbnailer:
         if self.drawn >= self.budget:
             return None
         self.drawn += 1
-        picture, size, note = self._load(media)
+        picture, size, note = self._load(media, width, height)
         if picture is None:
             size = (max(1, int(width or 640)), max(1, int(height or 480)))
             scale = min(1.0, SIDE / max(size))
@@ -95,8 +95,11 @@ class Thumbnailer:
         uri = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
         return Thumbnail(uri, picture.width, picture.height, note)
 
-    def _load(self, media: str | None) -> tuple[Image.Image | None, tuple[int, int], str | None]:
-        """The decoded picture and its size in the annotations' pixels, or why there is none."""
+    def _load(
+        self, media: str | None, width: float | None, height: float | None
+    ) -> tuple[Image.Image | None, tuple[int, int], str | None]:
+        """The decoded picture and its full size, in the frame of the boxes of an item declaring
+        ``width`` × ``height`` (:meth:`ingest.images.ImageHeader.turns_for`), or why there is none."""
         none = (1, 1)
         if not media:
             return None, none, "the item names no image file"
@@ -114,8 +117,9 @@ class Thumbnailer:
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(path) as opened:
                     opened.draft("RGB", (SIDE * 2, SIDE * 2))  # JPEG: decode at a reduced scale
-                    # turned as displayed: the header's size and the boxes are in displayed pixels
-                    return ImageOps.exif_transpose(opened).convert("RGB"), (header.width, header.height), None
+                    if header.turns_for(width, height):
+                        return ImageOps.exif_transpose(opened).convert("RGB"), (header.width, header.height), None
+                    return opened.convert("RGB"), header.stored, None
         except ImageProblem as exc:
             return None, none, str(exc)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:

@@ -211,3 +211,60 @@ def test_nan_written_by_python_is_located(tmp_path: Path) -> None:
     path.write_text(json.dumps(coco([image(1, "a.jpg")], [box(1, 1, [1, float("nan"), 5, 5])]), indent=1))
     with pytest.raises(DatasetError, match=r"nan\.json: invalid JSON at line 17, column 5 \(NaN is not a JSON number"):
         _read(path)
+
+
+def test_malformed_first_annotation_is_quarantined_not_fatal(tmp_path: Path) -> None:
+    boxes = [{"id": 9, "image_id": 1}, box(1, 1, [1, 1, 10, 10]), box(2, 2, [1, 1, 10, 10])]
+    items, bad = _read(write_coco(tmp_path, coco([image(1, "a.jpg"), image(2, "b.jpg")], boxes)))
+    assert [(q.locator, q.reason) for q in bad] == [("annotations[0]", "annotation 9 is missing 'category_id', 'bbox'")]
+    assert [[a.id for a in i.annotations] for i in items] == [["1"], ["2"]]
+
+
+def test_panoptic_file_is_refused(tmp_path: Path) -> None:
+    segments = {"image_id": 1, "file_name": "a.png", "segments_info": [{"id": 3, "category_id": 1}]}
+    path = write_coco(tmp_path, coco([image(1, "a.jpg")], [segments]), "panoptic_val2017.json")
+    with pytest.raises(DatasetError, match=r"not a detection file: annotations\[0\] has no bbox or category_id"):
+        _read(path)
+
+
+def test_split_folder_images_are_found_with_one_lstat_and_stay_confined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full resolve per image cost +50% ingest time; confinement must stay exact without it."""
+    from tests.formats import png
+
+    root, outside = tmp_path / "d", tmp_path / "outside"
+    for name in ("a.png", "b.png"):
+        png(root / "val2017" / name, 20, 10)
+    png(outside / "secret.png", 20, 10)
+    (root / "val2017" / "alias.png").symlink_to(root / "val2017" / "a.png")
+    (root / "val2017" / "leak.png").symlink_to(outside / "secret.png")
+    (root / "val2017" / "out").symlink_to(outside)
+    names = ["a.png", "b.png", "alias.png", "leak.png", "out/secret.png", "gone.png"]
+    data = coco([image(i, n, 20, 10) for i, n in enumerate(names)], [])
+    path = write_coco(root / "annotations", data, "instances_val2017.json")
+    items, bad = _read(path)
+    assert [(i.id, i.media) for i in items] == [
+        ("a.png", "val2017/a.png"),
+        ("b.png", "val2017/b.png"),
+        ("alias.png", "val2017/alias.png"),
+        ("gone.png", "val2017/gone.png"),
+    ]
+    leaks = "unsafe file_name: path 'val2017/{}' leads outside the dataset root (symlink?)"
+    assert [q.reason for q in bad] == [leaks.format("leak.png"), leaks.format("out/secret.png")]
+
+    resolved = 0
+    real_resolve = Path.resolve
+
+    def counting(self: Path, strict: bool = False) -> Path:
+        nonlocal resolved
+        resolved += 1
+        return real_resolve(self, strict)
+
+    many = coco([image(i, f"{i}.png", 20, 10) for i in range(40)], [])
+    for i in range(40):
+        (root / "val2017" / f"{i}.png").write_bytes(b"")
+    reader = open_dataset(write_coco(root / "annotations", many, "instances_val2017.json"), "coco")
+    monkeypatch.setattr(Path, "resolve", counting)
+    assert sum(isinstance(r, Item) for r in reader.records()) == 40
+    assert resolved < 5  # not one per image

@@ -39,7 +39,7 @@ def test_voc_without_size_is_measured_safely(tmp_path: Path) -> None:
     }
 
 
-def test_exif_orientation_gives_the_displayed_size_from_the_header(
+def test_exif_orientation_gives_the_displayed_size_and_either_size_matches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from PIL import Image, ImageFile
@@ -62,8 +62,10 @@ def test_exif_orientation_gives_the_displayed_size_from_the_header(
     assert (read_header(tmp_path / "phone.jpg").width, read_header(tmp_path / "phone.jpg").height) == (48, 64)
     assert (read_header(tmp_path / "plain.png").width, read_header(tmp_path / "plain.png").height) == (64, 48)
     measure = ImageFileMeasure(tmp_path, decode_files=False)
-    for width, height, matches in ((48, 64, True), (64, 48, False)):
+    # COCO/VOC exports often declare the stored size (Label Studio's does): both sizes match
+    for width, height, matches in ((48, 64, True), (64, 48, True), (64, 64, False)):
         row: dict[str, object] = {}
         item = Item("phone.jpg", "image", width=width, height=height, media="phone.jpg")
         measure.measure(item, row, [], MeasureContext(Taxonomy(labels=["car"])))
         assert row["image.size_matches"] is matches
+        assert (row["image.file_width"], row["image.file_height"]) == (48, 64)

@@ -2,9 +2,12 @@
 
 On demand (it touches the disk): runs only when the rulebook reads an ``image.*`` field of
 this measurement. The file is found inside the dataset root only (``ingest.paths``); its
-size comes from the header (as displayed: EXIF-rotated photos count rotated, as annotation
-tools draw on them), and it is decoded only when ``image.decodable`` or
-``image.problem`` is read, and only once the header shows it is within the pixel limit.
+size comes from the header (``image.file_width``/``file_height`` as displayed: EXIF-rotated
+photos count rotated, as Ultralytics reads them). The size matches when the annotations declare
+either the displayed or the stored size: COCO/VOC exports often declare the stored one (Label
+Studio's does), and a mismatch on every phone photo would be noise. The file is decoded only
+when ``image.decodable`` or ``image.problem`` is read, and only once the header shows it is
+within the pixel limit.
 Items whose media is not a file of the dataset (readers set the ``remote_media`` attribute,
 e.g. Label Studio's server URLs) get missing values, not false.
 """
@@ -32,9 +35,11 @@ class ImageFile(Measurement):
         FieldSpec("image.exists", "bool", "item", "the image file is present inside the dataset folder"),
         FieldSpec("image.decodable", "bool", "item", "the image decodes completely (within the pixel limit)"),
         FieldSpec("image.problem", "string", "item", "why the image file cannot be used"),
-        FieldSpec("image.file_width", "number", "item", "width in pixels read from the file header"),
-        FieldSpec("image.file_height", "number", "item", "height in pixels read from the file header"),
-        FieldSpec("image.size_matches", "bool", "item", "the file's size equals the size the annotations give"),
+        FieldSpec("image.file_width", "number", "item", "width in pixels read from the file header, as displayed"),
+        FieldSpec("image.file_height", "number", "item", "height in pixels read from the file header, as displayed"),
+        FieldSpec(
+            "image.size_matches", "bool", "item", "the size the annotations give is the file's, stored or displayed"
+        ),
     )
 
     def __init__(self, root: Path | None = None, decode_files: bool = True) -> None:
@@ -73,7 +78,7 @@ class ImageFile(Measurement):
         item_row["image.file_width"] = header.width
         item_row["image.file_height"] = header.height
         if item.width is not None and item.height is not None:
-            item_row["image.size_matches"] = (header.width, header.height) == (item.width, item.height)
+            item_row["image.size_matches"] = header.fits(item.width, item.height)
 
 
 register(ImageFile())

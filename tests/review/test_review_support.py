@@ -129,6 +129,27 @@ def test_images_are_found_where_the_reader_found_them_and_turned_as_displayed(tm
     assert loaded.image.size == (32, 64)
 
 
+@pytest.mark.parametrize(("declared", "shown"), [((32, 64), (32, 64)), ((64, 32), (64, 32)), ((None, None), (32, 64))])
+def test_pictures_are_shown_in_the_frame_whose_size_the_item_declares(
+    tmp_path: Path, declared: tuple[int | None, int | None], shown: tuple[int, int]
+) -> None:
+    """Boxes of an item declaring the stored size of a turned photo (Label Studio's COCO export
+    does) are on the stored pixels: the screen and the report's thumbnails leave it unturned."""
+    from ingest.paths import DatasetRoot
+    from reports.thumbs import Box as ThumbBox
+    from reports.thumbs import Thumbnailer
+
+    photo = Image.new("RGB", (64, 32), (200, 10, 10))
+    exif = photo.getexif()
+    exif[0x0112] = 6  # stored 64 x 32, displayed turned: 32 x 64
+    photo.save(tmp_path / "a.jpg", exif=exif)
+    width, height = declared
+    loaded = load_image(str(tmp_path / "ann.json"), "a.jpg", width=width, height=height)
+    assert loaded.image is not None and loaded.image.size == shown
+    thumb = Thumbnailer(DatasetRoot(tmp_path)).image("a.jpg", width, height, [ThumbBox("1", 1, 1, 5, 5)], "1")
+    assert thumb is not None and thumb.note is None and (thumb.width, thumb.height) == shown
+
+
 def test_boxes_are_drawn_with_the_flagged_one_highlighted() -> None:
     image = Image.new("RGB", (640, 480), (128, 128, 128))
     boxes = [Box("1", "car", 100, 100, 200, 150), Box("2", "bus", 400, 200, 100, 100), Box("3", "car", 10, 10, 2, 2)]
