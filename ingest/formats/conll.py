@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Literal
 
 from ingest.base import DatasetReader, Record, register
+from ingest.images import IMAGE_SUFFIXES
 from ingest.lines import NOT_UTF8, numbered_lines, raw_snippet
 from ingest.model import Annotation, Item, Quarantined
 from labelgate.errors import DatasetError
@@ -41,9 +42,7 @@ SUFFIXES = (".conll", ".iob", ".bio", ".iob2", ".conll03")
 SNIFF_LINES = 50
 SNIFF_BYTES = 1 << 20
 # Suffixes never holding CoNLL: a folder of 100,000 images is not opened file by file to find out.
-NOT_TEXT = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".zip", ".gz", ".json", ".xml"}
-)
+NOT_TEXT = IMAGE_SUFFIXES | {".zip", ".gz", ".json", ".xml"}
 SNIFF_FILES = 50  # files of a folder looked into, besides those with a CoNLL suffix
 
 LineKind = Literal["break", "comment", "token", "bad", "undecodable"]

@@ -119,13 +119,18 @@ def _header_problem(header: list[str], delimiter: str, suffix: str) -> str | Non
 BOX_COLUMNS = frozenset({"xmin", "ymin", "xmax", "ymax", "x_min", "y_min", "x_max", "y_max", "bbox", "x1", "y1"})
 
 
-def _refuse_box_table(path: Path, delimiter: str) -> None:
-    """A CSV of boxes (Roboflow's TensorFlow CSV, Open Images) is not text: say so before anything else."""
+def _peek_header(path: Path, delimiter: str) -> list[str]:
+    """The first row, leniently (undecodable bytes replaced), for deciding before reading; [] if unreadable."""
     try:
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-            header = next(csv.reader(handle, delimiter=delimiter), [])
+            return next(csv.reader(handle, delimiter=delimiter), [])
     except (OSError, csv.Error):
-        return
+        return []
+
+
+def _refuse_box_table(path: Path, delimiter: str) -> None:
+    """A CSV of boxes (Roboflow's TensorFlow CSV, Open Images) is not text: say so before anything else."""
+    header = _peek_header(path, delimiter)
     boxes = [h.strip() for h in header if h.strip().lower() in BOX_COLUMNS]
     if len(boxes) >= 2:
         raise DatasetError(
@@ -157,11 +162,7 @@ class TextCsvReader(DatasetReader):
             return False
         if suffix == ".csv":
             return True
-        try:
-            with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-                header = next(csv.reader(handle, delimiter="\t"), [])
-        except (OSError, csv.Error):
-            return False
+        header = _peek_header(path, "\t")
         return _find(header, TEXT_COLUMNS) is not None and _find(header, LABEL_COLUMNS) is not None
 
     def files(self) -> list[Path]:
